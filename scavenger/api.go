@@ -1,0 +1,139 @@
+package scavenger
+
+import (
+	"time"
+
+	"github.com/scavenge/scavenge/peer/wire"
+)
+
+// These types are the engine's public vocabulary: the local API serves them
+// as JSON and the client decodes them, so field names are part of the API.
+
+// Requirements select donors for a task.
+type Requirements struct {
+	CPUs        int      `json:"cpus,omitempty"`   // free slots needed; 0 means 1
+	MemoryBytes uint64   `json:"memory,omitempty"` // free memory needed
+	OS          string   `json:"os,omitempty"`     // e.g. linux
+	Arch        string   `json:"arch,omitempty"`   // e.g. amd64
+	Labels      []string `json:"labels,omitempty"` // all must be present
+}
+
+// SubmitRequest is one job as the CLI hands it to the daemon. Paths are
+// absolute paths on the daemon's machine.
+type SubmitRequest struct {
+	Argv         []string          `json:"argv"`
+	Env          map[string]string `json:"env,omitempty"`
+	Inputs       []string          `json:"inputs,omitempty"`  // files copied into the task dir, by base name
+	Outputs      []string          `json:"outputs,omitempty"` // globs copied back from the task dir
+	OutDir       string            `json:"out_dir,omitempty"` // where outputs land; default <cwd>/scavenge-out/<job>
+	Requirements Requirements      `json:"requirements"`
+	WaitTimeout  time.Duration     `json:"wait_timeout,omitempty"` // give up when no peer is idle this long; 0 = daemon default
+	AllowLocal   bool              `json:"allow_local,omitempty"`  // may run on this machine
+}
+
+// JobState is where a job or task stands.
+type JobState string
+
+// Job and task states.
+const (
+	StateQueued    JobState = "queued"    // waiting for an idle peer
+	StateRunning   JobState = "running"   // claimed and started on a donor
+	StateDone      JobState = "done"      // exited (any exit code)
+	StateFailed    JobState = "failed"    // could not run (no peer in time, input missing, protocol error)
+	StateCancelled JobState = "cancelled" // the user cancelled it
+)
+
+// Final reports whether s is an end state.
+func (s JobState) Final() bool { return s == StateDone || s == StateFailed || s == StateCancelled }
+
+// Job is a submitted job as stored in the home's database.
+type Job struct {
+	ID        string        `json:"id"`
+	Request   SubmitRequest `json:"request"`
+	State     JobState      `json:"state"`
+	Tasks     []Task        `json:"tasks"`
+	Submitted time.Time     `json:"submitted"`
+	Finished  time.Time     `json:"finished,omitzero"`
+	Reason    string        `json:"reason,omitempty"` // why it failed, is waiting, or was cancelled
+}
+
+// Task is one run of the command (a one-command job has one).
+type Task struct {
+	ID          string    `json:"id"`
+	State       JobState  `json:"state"`
+	Peer        string    `json:"peer,omitempty"`      // donor peer ID of the current or last attempt
+	PeerName    string    `json:"peer_name,omitempty"` // its machine name
+	Attempts    int       `json:"attempts"`
+	Preemptions int       `json:"preemptions,omitempty"`
+	ExitCode    *int      `json:"exit_code,omitempty"`
+	Signal      string    `json:"signal,omitempty"`
+	Reason      string    `json:"reason,omitempty"`
+	Started     time.Time `json:"started,omitzero"`
+	Finished    time.Time `json:"finished,omitzero"`
+	Outputs     []string  `json:"outputs,omitempty"` // paths written under OutDir
+}
+
+// EventType says what an Event carries.
+type EventType string
+
+// Event types streamed to a watching client.
+const (
+	EventSubmitted EventType = "submitted" // the job is stored: JobID is set
+	EventWaiting   EventType = "waiting"   // no peer yet: Message says why
+	EventStarted   EventType = "started"   // a donor started it: Peer, PeerName
+	EventOutput    EventType = "output"    // Stream and Data
+	EventRequeued  EventType = "requeued"  // preempted or donor lost: runs again elsewhere
+	EventOutputs   EventType = "outputs"   // output files landed: Files
+	EventFinished  EventType = "finished"  // the job reached its final state: Job is set
+)
+
+// Event is one thing that happened to a job, in order.
+type Event struct {
+	Type     EventType `json:"type"`
+	Time     time.Time `json:"time"`
+	JobID    string    `json:"job"`
+	TaskID   string    `json:"task,omitempty"`
+	Peer     string    `json:"peer,omitempty"`
+	PeerName string    `json:"peer_name,omitempty"`
+	Stream   string    `json:"stream,omitempty"` // stdout or stderr
+	Data     []byte    `json:"data,omitempty"`
+	Message  string    `json:"message,omitempty"`
+	Files    []string  `json:"files,omitempty"`
+	Job      *Job      `json:"job_record,omitempty"`
+}
+
+// PeerInfo is a peer as `scavenge peers` shows it.
+type PeerInfo struct {
+	wire.Offer
+	Age time.Duration `json:"age"` // since the offer was issued
+}
+
+// Guest is a task running on this machine for another peer.
+type Guest struct {
+	JobID    string    `json:"job"`
+	TaskID   string    `json:"task"`
+	HomePeer string    `json:"home_peer"`
+	Argv     []string  `json:"argv"`
+	Pid      int       `json:"pid"`
+	Started  time.Time `json:"started"`
+	Action   string    `json:"action,omitempty"` // what was done to it, e.g. "killed: owner returned"
+}
+
+// Presence is the donor's availability as the policy decided it.
+type Presence struct {
+	Donating bool       `json:"donating"`
+	State    wire.State `json:"state"`  // idle, busy, owner or paused
+	Reason   string     `json:"reason"` // in words
+}
+
+// Status is what this daemon is doing, for `scavenge status`.
+type Status struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Addrs    []string `json:"addrs"`
+	Presence Presence `json:"presence"`
+	Paused   bool     `json:"paused"`
+	CPUs     int      `json:"cpus"`
+	Free     int      `json:"free_cpus"`
+	Guests   []Guest  `json:"guests"`
+}
