@@ -63,7 +63,7 @@ type Policy struct {
 
 // OnOwnerReturn is the per-machine action when the owner returns.
 type OnOwnerReturn struct {
-	Action string   `toml:"action"` // "kill" (issue 2); share, suspend and migrate come with presence/checkpoint work
+	Action string   `toml:"action"` // "share", "suspend", "kill" or "migrate" (see Actions); issue 2's daemon implements "kill"
 	Grace  Duration `toml:"grace"`  // SIGTERM, then SIGKILL after this
 }
 

@@ -29,6 +29,9 @@ type SubmitRequest struct {
 	Requirements Requirements      `json:"requirements"`
 	WaitTimeout  time.Duration     `json:"wait_timeout,omitempty"` // give up when no peer is idle this long; 0 = daemon default
 	AllowLocal   bool              `json:"allow_local,omitempty"`  // may run on this machine
+	// Cwd is the submitter's working directory (the CLI's, not the
+	// daemon's): the <cwd> of the default OutDir. Empty means the daemon's.
+	Cwd string `json:"cwd,omitempty"`
 }
 
 // JobState is where a job or task stands.
@@ -65,6 +68,7 @@ type Task struct {
 	PeerName    string    `json:"peer_name,omitempty"` // its machine name
 	Attempts    int       `json:"attempts"`
 	Preemptions int       `json:"preemptions,omitempty"`
+	Lost        int       `json:"lost,omitempty"` // attempts whose donor vanished mid-run
 	ExitCode    *int      `json:"exit_code,omitempty"`
 	Signal      string    `json:"signal,omitempty"`
 	Reason      string    `json:"reason,omitempty"`

@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/scavenge/scavenge/config"
+)
+
+var configCmd = &command{
+	name:     "config",
+	synopsis: "check [--home DIR] [FILE]",
+	summary:  "check a config file and print the effective config",
+	help: `
+'scavenge config check' loads the config file (FILE, else <home>/scavenge.toml)
+as the daemon would: unknown keys, bad values, bad durations and sizes are
+errors naming the file, line and key. When it is valid, it prints the
+effective config: every key, with the defaults the file leaves out and its
+paths made absolute.`,
+	run: runConfig,
+}
+
+func runConfig(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		fs := e.flagSet()
+		addHomeFlag(fs)
+		if len(args) == 0 {
+			fs.SetOutput(e.stderr)
+			fs.Usage()
+			return usagef("missing subcommand: the only one is 'check'")
+		}
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		return nil
+	}
+	if args[0] != "check" {
+		return usagef("unknown subcommand %q: the only one is 'check'", args[0])
+	}
+	fs := e.flagSet()
+	home := addHomeFlag(fs)
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("give at most one config file, got %d arguments", len(pos))
+	}
+	var path string
+	if len(pos) == 1 {
+		if path, err = filepath.Abs(pos[0]); err != nil {
+			return err
+		}
+	} else {
+		dir, err := home.home(e)
+		if err != nil {
+			return err
+		}
+		path = filepath.Join(dir, config.FileName)
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		return fmt.Errorf("%s is not valid:\n%w", path, err)
+	}
+	// Relative paths are relative to the folder holding the file.
+	c = c.Resolve(filepath.Dir(path))
+	fmt.Fprintf(e.stdout, "# %s is valid. Effective config:\n", path)
+	fmt.Fprint(e.stdout, config.Format(c))
+	return nil
+}

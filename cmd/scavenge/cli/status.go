@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scavenge/scavenge/scavenger"
+)
+
+var statusCmd = &command{
+	name:     "status",
+	synopsis: "[--home DIR] [--json] [JOB]",
+	summary:  "show this machine's presence, its guests and the jobs submitted here",
+	help: `
+Shows whether this machine donates and why, the guests it runs for other
+peers (and what was done to them when the owner came back), and the jobs
+submitted here: where each ran, its state, exit code and times. Jobs are kept
+in the home's database, so they survive a daemon restart.
+
+With a JOB ID, shows that job in detail.`,
+	run: runStatus,
+}
+
+// statusJSON is `scavenge status --json`.
+type statusJSON struct {
+	Daemon scavenger.Status `json:"daemon"`
+	Jobs   []scavenger.Job  `json:"jobs"`
+}
+
+func runStatus(ctx context.Context, e *env, args []string) error {
+	fs := e.flagSet()
+	home := addHomeFlag(fs)
+	asJSON := fs.Bool("json", false, "print the status (or the job) as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usagef("give at most one job ID, got %d arguments", len(pos))
+	}
+	dir, err := home.home(e)
+	if err != nil {
+		return err
+	}
+	c := newClient(dir)
+	if len(pos) == 1 {
+		job, err := c.Job(ctx, pos[0])
+		if err != nil {
+			return err // the daemon's words name the job
+		}
+		if *asJSON {
+			return writeJSON(e.stdout, job)
+		}
+		printJob(e, job, time.Now())
+		return nil
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	jobs, err := c.Jobs(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		if jobs == nil {
+			jobs = []scavenger.Job{}
+		}
+		if st.Guests == nil {
+			st.Guests = []scavenger.Guest{}
+		}
+		return writeJSON(e.stdout, statusJSON{Daemon: st, Jobs: jobs})
+	}
+	now := time.Now()
+	printDaemon(e, st, now)
+	fmt.Fprintln(e.stdout)
+	printJobs(e, jobs, now)
+	return nil
+}
+
+func printDaemon(e *env, st scavenger.Status, now time.Time) {
+	tw := newTable(e.stdout)
+	row(tw, "machine", fmt.Sprintf("%s (peer %s)", st.Name, st.ID))
+	row(tw, "presence", presenceLine(st))
+	if st.Paused {
+		row(tw, "paused", "yes: 'scavenge resume' lends this machine again")
+	}
+	row(tw, "slots", fmt.Sprintf("%d of %d free", st.Free, st.CPUs))
+	if len(st.Guests) == 0 {
+		row(tw, "guests", "none")
+	}
+	tw.Flush()
+	if len(st.Guests) == 0 {
+		return
+	}
+	fmt.Fprintln(e.stdout, "guests:")
+	tw = newTable(e.stdout)
+	row(tw, "  JOB", "TASK", "HOME", "PID", "RUNNING", "COMMAND", "ACTION")
+	for _, g := range st.Guests {
+		action := g.Action
+		if action == "" {
+			action = "-"
+		}
+		row(tw, "  "+g.JobID, g.TaskID, shortID(g.HomePeer), strconv.Itoa(g.Pid),
+			humanDuration(now.Sub(g.Started)), truncate(commandLine(g.Argv), 40), action)
+	}
+	tw.Flush()
+}
+
+func printJobs(e *env, jobs []scavenger.Job, now time.Time) {
+	if len(jobs) == 0 {
+		fmt.Fprintln(e.stdout, "no jobs submitted here yet")
+		return
+	}
+	tw := newTable(e.stdout)
+	row(tw, "ID", "COMMAND", "WHERE", "STATE", "EXIT", "SUBMITTED", "DURATION")
+	for _, j := range jobs {
+		row(tw, j.ID, truncate(commandLine(j.Request.Argv), 40), where(j), string(j.State),
+			jobExitText(j), humanTime(j.Submitted, now), runTime(j, now))
+	}
+	tw.Flush()
+}
+
+func printJob(e *env, j scavenger.Job, now time.Time) {
+	tw := newTable(e.stdout)
+	row(tw, "job", j.ID)
+	row(tw, "command", commandLine(j.Request.Argv))
+	state := string(j.State)
+	if x := jobExitText(j); x != "-" {
+		state += " (exit " + x + ")"
+	}
+	row(tw, "state", state)
+	if j.Reason != "" {
+		row(tw, "reason", j.Reason)
+	}
+	row(tw, "submitted", fmt.Sprintf("%s (%s)", j.Submitted.Local().Format(time.DateTime), humanTime(j.Submitted, now)))
+	if !j.Finished.IsZero() {
+		row(tw, "finished", j.Finished.Local().Format(time.DateTime))
+	}
+	if d := runTime(j, now); d != "-" {
+		row(tw, "duration", d)
+	}
+	if j.Request.OutDir != "" && len(j.Request.Outputs) > 0 {
+		row(tw, "outputs", strings.Join(j.Request.Outputs, " ")+" -> "+j.Request.OutDir)
+	}
+	for _, t := range j.Tasks {
+		on := "-"
+		if t.Peer != "" {
+			on = fmt.Sprintf("%s (peer %s)", t.PeerName, t.Peer)
+		}
+		desc := fmt.Sprintf("%s on %s, attempt %d", t.State, on, t.Attempts)
+		if t.Preemptions > 0 {
+			desc += fmt.Sprintf(", preempted %d times", t.Preemptions)
+		}
+		if t.ExitCode != nil {
+			desc += fmt.Sprintf(", exit %d", *t.ExitCode)
+		}
+		if t.Signal != "" {
+			desc += ", signal " + t.Signal
+		}
+		row(tw, "task "+t.ID, desc)
+		if t.Reason != "" {
+			row(tw, "", t.Reason)
+		}
+		for _, o := range t.Outputs {
+			row(tw, "", "wrote "+o)
+		}
+	}
+	tw.Flush()
+}
+
+// where names the peers a job's tasks ran on.
+func where(j scavenger.Job) string {
+	var names []string
+	for _, t := range j.Tasks {
+		n := t.PeerName
+		if n == "" && t.Peer != "" {
+			n = shortID(t.Peer)
+		}
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return "-"
+	}
+	return strings.Join(names, ",")
+}
+
+// jobExitText is the exit code (or signal) of a one-task job, "-" when none.
+func jobExitText(j scavenger.Job) string {
+	var out []string
+	for _, t := range j.Tasks {
+		switch {
+		case t.Signal != "":
+			out = append(out, t.Signal)
+		case t.ExitCode != nil:
+			out = append(out, strconv.Itoa(*t.ExitCode))
+		}
+	}
+	if len(out) == 0 {
+		return "-"
+	}
+	return strings.Join(out, ",")
+}
+
+// runTime is how long a job's tasks ran: from the first start to the last
+// finish, or to now while running.
+func runTime(j scavenger.Job, now time.Time) string {
+	var start, end time.Time
+	for _, t := range j.Tasks {
+		if !t.Started.IsZero() && (start.IsZero() || t.Started.Before(start)) {
+			start = t.Started
+		}
+		if t.Finished.After(end) {
+			end = t.Finished
+		}
+	}
+	if start.IsZero() {
+		return "-"
+	}
+	if !j.State.Final() {
+		end = now
+	}
+	if end.Before(start) {
+		return "-"
+	}
+	return humanDuration(end.Sub(start))
+}

@@ -1,0 +1,16 @@
+//go:build !linux && !windows && !darwin
+
+package sensor
+
+import (
+	"context"
+	"log/slog"
+)
+
+// noInput is for systems without an input sensor yet: the machine reads as
+// having nothing to watch, which the policy treats as an unattended server.
+type noInput struct{}
+
+func newInput(Options, *slog.Logger) inputSensor { return noInput{} }
+
+func (noInput) read(context.Context) (input, error) { return input{}, nil }

@@ -1,0 +1,216 @@
+// Package executor is the real scavenger.Executor: it runs other people's
+// tasks on this machine without letting them disturb its owner or reach the
+// daemon's secrets.
+//
+// Every guest runs in its own process group (so Stop reaches all it forked,
+// and whatever is left of the group dies with the task), in its task
+// directory, with exactly the environment it was given (nothing of the
+// daemon's leaks), at nice 19, and never with the daemon's privileges. On
+// Linux it also runs under SCHED_IDLE with no_new_privs set, and in a private
+// mount namespace where every ExecSpec.Hide directory is an empty read-only
+// tmpfs and every hidden file an unopenable device. A task directory inside a
+// hidden directory stays reachable at its own path, alone: passing the
+// parent of all task directories in Hide keeps guests out of each other's.
+//
+// How that is done on Linux depends on who runs the daemon:
+//
+//   - root: each Start takes an OS thread of its own, lowers the thread's
+//     priority, unshares the thread's mount namespace and masks the hidden
+//     paths in it, then forks the task from it, switching to the guest user
+//     (default "nobody": its uid and primary gid, no supplementary groups)
+//     just before exec. The thread is then thrown away. There is no helper
+//     process, so the sandbox costs little more than a fork/exec.
+//   - not root: an unprivileged process can get a mount namespace only
+//     inside a new user namespace, which a multithreaded Go process cannot
+//     unshare. So the task starts as a re-exec of this binary (the "guest
+//     init") cloned into new user and mount namespaces; it masks the hidden
+//     paths and execs the task in place, so Pid is still the task's. This
+//     costs the binary's start-up time (a few milliseconds) per task.
+//     Programs must therefore call Init first thing in main (and TestMain).
+//     The guest runs as the daemon's own user, which the kernel lets signal
+//     and trace the daemon: masking stops a guest from reading the daemon's
+//     files, not from attacking the daemon's process. Only a root daemon
+//     isolates its guests.
+//
+// Where namespaces are refused (some containers, seccomp, AppArmor), the
+// executor warns once and carries on without them: as root the guest user
+// is still kept out of the daemon's mode-0700 home by permissions; as non-root
+// nothing can hide the home from a guest running as the same user, and the
+// warning says so. Other systems get what they offer: see exec_unix.go and
+// exec_windows.go.
+package executor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/scavenge/scavenge/scavenger"
+)
+
+// Options configure an Executor. The zero value is usable.
+type Options struct {
+	// GuestUser is the account guests run as when the daemon runs as root
+	// (default "nobody"). It must not be root. A daemon that is not root
+	// cannot switch users, so its guests run as its own user.
+	GuestUser string
+	// DrainTimeout bounds how long Wait keeps reading a finished task's
+	// output, for a process that escaped the task's process group (setsid)
+	// and still holds its stdout (default 2s).
+	DrainTimeout time.Duration
+	Logger       *slog.Logger
+}
+
+// defaultDrainTimeout is long enough for output that is still in flight
+// when the task exits and short enough not to hold a slot.
+const defaultDrainTimeout = 2 * time.Second
+
+// Executor starts sandboxed guests. It is safe for concurrent use.
+type Executor struct {
+	log *slog.Logger
+	// guest is who guests run as when that is not the daemon itself (the
+	// daemon is root); nil means the daemon's own user.
+	guest *account
+	drain time.Duration
+
+	// noSandbox is set once namespaces turned out to be unavailable; from
+	// then on guests start without them. degradeOnce logs that once.
+	noSandbox   atomic.Bool
+	degradeOnce sync.Once
+	// exposed records hidden paths already warned about in degraded mode.
+	exposed sync.Map
+}
+
+var _ scavenger.Executor = (*Executor)(nil)
+
+// initCalled is set by Init in a normal (non guest init) process.
+var initCalled atomic.Bool
+
+// New returns an Executor. When the daemon runs as root it resolves the
+// guest user now, so a wrong name fails at startup rather than per task.
+// New fails if Init was not called: without it, a guest init re-exec would
+// run the daemon's main instead.
+func New(opts Options) (*Executor, error) {
+	if !initCalled.Load() {
+		return nil, errors.New("executor: Init was not called: call executor.Init() first thing in main (and in TestMain)")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Executor{
+		log:   log.With("component", "executor"),
+		drain: opts.DrainTimeout,
+	}
+	if e.drain <= 0 {
+		e.drain = defaultDrainTimeout
+	}
+	if os.Geteuid() == 0 {
+		name := opts.GuestUser
+		if name == "" {
+			name = "nobody"
+		}
+		acct, err := lookupAccount(name)
+		if err != nil {
+			return nil, fmt.Errorf("executor: guest user: %w", err)
+		}
+		e.guest = acct
+		e.log.Debug("guests run as", "user", acct.name, "uid", acct.uid, "gid", acct.gid)
+	} else {
+		// Hiding paths does not make a same-user guest harmless: the OS
+		// lets it signal and trace the daemon and open /proc/<pid>/root.
+		e.log.Warn("daemon is not root: guests run as its own user, which may signal, trace " +
+			"and read the daemon's process; run the daemon as root to isolate guests")
+	}
+	return e, nil
+}
+
+// launch is one validated ExecSpec, with paths made absolute and resolved.
+type launch struct {
+	argv   []string
+	dir    string
+	env    []string
+	hide   []string // existing paths, shortest first
+	stdout *os.File // the guest's ends of the output pipes; nil: /dev/null
+	stderr *os.File
+}
+
+// Start starts spec as a guest and returns once the task's own program is
+// running (or failed to start). ctx bounds the start only: a started guest
+// lives until it exits or is stopped, because the daemon stopping is not the
+// task stopping.
+func (e *Executor) Start(ctx context.Context, spec scavenger.ExecSpec) (scavenger.Process, error) {
+	if len(spec.Argv) == 0 || spec.Argv[0] == "" {
+		return nil, errors.New("start guest: empty command")
+	}
+	name := spec.Argv[0]
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("start guest %q: %w", name, err)
+	}
+	l, err := e.prepare(spec)
+	if err != nil {
+		return nil, fmt.Errorf("start guest %q: %w", name, err)
+	}
+	out, err := openOutput(spec.Stdout, spec.Stderr)
+	if err != nil {
+		return nil, fmt.Errorf("start guest %q: %w", name, err)
+	}
+	l.stdout, l.stderr = out.stdout, out.stderr
+	cmd, err := e.start(l)
+	if err != nil {
+		out.abort()
+		return nil, fmt.Errorf("start guest %q: %w", name, err)
+	}
+	out.started()
+	e.log.Debug("guest started", "pid", cmd.Process.Pid, "argv", spec.Argv, "dir", l.dir)
+	return newProcess(cmd, out, e.drain, e.log), nil
+}
+
+// command builds the exec.Cmd common to every start path; path is the
+// program to execute and args its argv. Output goes straight to the pipes
+// (*os.File), so os/exec starts no copying of its own.
+func (l *launch) command(path string, args []string) *exec.Cmd {
+	cmd := &exec.Cmd{Path: path, Args: args, Dir: l.dir, Env: l.env}
+	if l.stdout != nil {
+		cmd.Stdout = l.stdout
+	}
+	if l.stderr != nil {
+		cmd.Stderr = l.stderr
+	}
+	return cmd
+}
+
+// unavailableError says the OS refused the sandbox itself (namespaces or
+// mounts), as opposed to this one task failing to start. It makes the
+// executor fall back to running without namespaces.
+type unavailableError struct {
+	op  string
+	err error
+}
+
+func (u *unavailableError) Error() string { return u.op + ": " + u.err.Error() }
+func (u *unavailableError) Unwrap() error { return u.err }
+
+// warnExposed is the degraded mode's check that permissions still keep the
+// guest user out of each hidden path; it warns once per exposed path.
+func (e *Executor) warnExposed(hide []string) {
+	if e.guest == nil {
+		return // the guest is the daemon's user: permissions cannot help
+	}
+	for _, p := range hide {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o007 == 0 {
+			continue
+		}
+		if _, seen := e.exposed.LoadOrStore(p, true); !seen {
+			e.log.Warn("hidden path is open to other users, so guests can reach it: chmod o-rwx it",
+				"path", p, "mode", fi.Mode().Perm())
+		}
+	}
+}

@@ -1,0 +1,200 @@
+package scavenger
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/scavenge/scavenge/peer/wire"
+)
+
+// Matchmaking: which peers may take a task, in which order to claim them,
+// and, when none can, one sentence saying why for every peer. The functions
+// here are pure so the rules are tested as tables.
+
+// candidate is a peer worth claiming for a task.
+type candidate struct {
+	peer  string
+	name  string
+	seq   uint64 // of the offer it was chosen from
+	local bool   // this machine, reached through the in-process pipe
+}
+
+// slotView adjusts a peer's advertised free slots by what this home knows
+// happened since that offer was issued: claims it won (fewer free) and its
+// tasks that ended there (more free). Offers lag by a publish round, and
+// without this the home would claim a full peer again, or wait for an offer
+// to learn that its own task just freed a slot.
+type slotView struct {
+	seq    uint64 // the offer sequence these deltas apply to
+	cpus   int
+	memory int64
+	// refused is why the last claim at this seq failed, e.g. "declined (not
+	// idle: ...)" or "unreachable (...)": the peer is skipped until it
+	// publishes a new offer or a task of ours there ends.
+	refused string
+}
+
+// matchInput is everything matching looks at.
+type matchInput struct {
+	now       time.Time
+	req       Requirements
+	self      string       // this peer's ID: never a remote candidate
+	offers    []wire.Offer // other peers' offers
+	views     map[string]slotView
+	local     *wire.Offer // this machine as an offer; nil unless allow_local
+	localNote string      // why this machine refused the last claim, if it did
+}
+
+// needCPUs is the slots a task needs: at least one.
+func needCPUs(r Requirements) int { return max(r.CPUs, 1) }
+
+// freeSlots returns a peer's free slots and memory as this home sees them.
+func freeSlots(o *wire.Offer, v slotView, ok bool) (cpus int, memory uint64) {
+	cpus, mem := o.FreeCPUs, int64(o.FreeMemoryBytes)
+	if ok && v.seq == o.Seq {
+		cpus += v.cpus
+		mem += v.memory
+	}
+	return min(max(cpus, 0), o.CPUs), uint64(min(max(mem, 0), int64(o.MemoryBytes)))
+}
+
+// unfit says why offer o cannot take a task needing r now, or "" if it can.
+// The sentence starts after the peer's name: "busy (0 of 2 slots free)".
+func unfit(o *wire.Offer, freeCPUs int, freeMem uint64, r Requirements) string {
+	described := func(what string) string {
+		if o.Reason != "" {
+			return fmt.Sprintf("%s (%s)", what, o.Reason)
+		}
+		return what
+	}
+	switch o.State {
+	case wire.StatePaused:
+		return described("paused")
+	case wire.StateOwner:
+		return described("not donating") // the owner is using it, or donating is off
+	case wire.StateIdle, wire.StateBusy:
+	default:
+		return described(fmt.Sprintf("in unknown state %q", o.State))
+	}
+	if r.OS != "" && !strings.EqualFold(r.OS, o.OS) || r.Arch != "" && !strings.EqualFold(r.Arch, o.Arch) {
+		want := strings.Trim(r.OS+"/"+r.Arch, "/")
+		return fmt.Sprintf("does not match (%s/%s, needs %s)", o.OS, o.Arch, want)
+	}
+	var missing []string
+	for _, l := range r.Labels {
+		if !o.HasLabel(l) {
+			missing = append(missing, l)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Sprintf("does not match (missing label %s)", strings.Join(missing, ", "))
+	}
+	if need := needCPUs(r); freeCPUs < need {
+		if need == 1 {
+			return fmt.Sprintf("busy (%d of %d slots free)", freeCPUs, o.CPUs)
+		}
+		return fmt.Sprintf("busy (%d of %d slots free, needs %d)", freeCPUs, o.CPUs, need)
+	}
+	if freeMem < r.MemoryBytes {
+		return fmt.Sprintf("short of memory (%s free, needs %s)", humanBytes(freeMem), humanBytes(r.MemoryBytes))
+	}
+	return ""
+}
+
+// offerName is how a sentence names a peer: its machine name, else the tail
+// of its ID (libp2p IDs share their first characters).
+func offerName(o *wire.Offer) string {
+	if o.Name != "" {
+		return o.Name
+	}
+	return abbrevPeer(o.Peer)
+}
+
+// rankOffers orders offers best first: dedicated machines, then most free
+// slots, then most free memory, then the freshest offer; the peer ID breaks
+// ties so the order is stable.
+func rankOffers(offers []wire.Offer, free func(o *wire.Offer) (int, uint64)) {
+	slices.SortStableFunc(offers, func(a, b wire.Offer) int {
+		if a.Dedicated != b.Dedicated {
+			if a.Dedicated {
+				return -1
+			}
+			return 1
+		}
+		ac, am := free(&a)
+		bc, bm := free(&b)
+		return cmp.Or(cmp.Compare(bc, ac), cmp.Compare(bm, am), b.Issued.Compare(a.Issued), strings.Compare(a.Peer, b.Peer))
+	})
+}
+
+// match returns the peers to claim for a task, best first (this machine, when
+// allowed, after every remote peer), and a sentence explaining every peer
+// for when none accepts: "0 of 2 peers idle: a paused (owner away), c busy
+// (0 of 2 slots free)".
+func match(in matchInput) (cands []candidate, why string) {
+	offers := make([]wire.Offer, 0, len(in.offers))
+	for _, o := range in.offers {
+		if o.Peer != in.self && o.Peer != "" && o.Fresh(in.now) {
+			offers = append(offers, o)
+		}
+	}
+	free := func(o *wire.Offer) (int, uint64) {
+		v, ok := in.views[o.Peer]
+		return freeSlots(o, v, ok)
+	}
+	rankOffers(offers, free)
+
+	idle := 0
+	type note struct{ name, id, text string }
+	var notes []note
+	for i := range offers {
+		o := &offers[i]
+		if o.State == wire.StateIdle {
+			idle++
+		}
+		c, m := free(o)
+		text := unfit(o, c, m, in.req)
+		if v, ok := in.views[o.Peer]; text == "" && ok && v.seq == o.Seq && v.refused != "" {
+			// It said no since this offer was made: wait for a new one.
+			text = v.refused
+		}
+		if text != "" {
+			notes = append(notes, note{offerName(o), o.Peer, text})
+			continue
+		}
+		cands = append(cands, candidate{peer: o.Peer, name: offerName(o), seq: o.Seq})
+	}
+	slices.SortFunc(notes, func(a, b note) int { return cmp.Or(strings.Compare(a.name, b.name), strings.Compare(a.id, b.id)) })
+
+	var parts []string
+	for _, n := range notes {
+		parts = append(parts, n.name+" "+n.text)
+	}
+	if in.local != nil {
+		c, m := in.local.FreeCPUs, in.local.FreeMemoryBytes
+		text := unfit(in.local, c, m, in.req)
+		if text == "" {
+			text = in.localNote
+		}
+		if text == "" {
+			cands = append(cands, candidate{peer: in.local.Peer, name: offerName(in.local), local: true})
+		} else {
+			parts = append(parts, "this machine "+text)
+		}
+	}
+	switch {
+	case len(offers) == 0 && in.local == nil:
+		why = "no other peer found yet"
+	case len(offers) == 0:
+		why = "no other peer found yet; " + strings.Join(parts, ", ")
+	default:
+		why = fmt.Sprintf("%d of %d peers idle", idle, len(offers))
+		if len(parts) > 0 {
+			why += ": " + strings.Join(parts, ", ")
+		}
+	}
+	return cands, why
+}

@@ -1,0 +1,496 @@
+package scavenger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/scavenge/scavenge/peer/wire"
+)
+
+// One attempt of a task on a claimed donor, the home's end of the task
+// protocol: spec, inputs the donor lacks, live output, renewals, exit,
+// output files, done. Its outcome decides what happens to the task next.
+
+// taskRun is a task running (or about to) on a claimed slot.
+type taskRun struct {
+	key     taskKey
+	req     SubmitRequest
+	cand    candidate
+	claimID string
+	lease   time.Duration
+	started bool // the donor said Started (set and read by the attempt's goroutine)
+	// cancelled is the user's reason once cancel was asked (guarded by
+	// home.mu); cancelCh hands it to the attempt's control goroutine.
+	cancelled string
+	cancelCh  chan string
+}
+
+func newTaskRun(k taskKey, req SubmitRequest, c candidate, resp *wire.ClaimResponse) *taskRun {
+	return &taskRun{key: k, req: req, cand: c, claimID: resp.ClaimID,
+		lease: time.Duration(resp.LeaseMillis) * time.Millisecond, cancelCh: make(chan string, 1)}
+}
+
+// requestCancel asks the attempt to stop; the caller holds home.mu.
+func (r *taskRun) requestCancel(reason string) {
+	if r.cancelled != "" {
+		return
+	}
+	r.cancelled = reason
+	r.cancelCh <- reason // capacity 1 and sent once: never blocks
+}
+
+// attemptEnd is how an attempt ended.
+type attemptEnd int
+
+const (
+	endExited    attemptEnd = iota // the donor reported the exit and sent the outputs
+	endFailed                      // it could not run, or the donor broke the protocol
+	endPreempted                   // the donor's owner took the machine back
+	endLost                        // the stream broke before the attempt completed
+	endShutdown                    // this daemon is stopping: the task stays as it is
+)
+
+// attemptResult is what an attempt produced.
+type attemptResult struct {
+	end     attemptEnd
+	exit    *wire.Exit // nil when no Exit arrived
+	reason  string
+	outputs []string // files written under OutDir
+}
+
+// attempt is the state of one task stream.
+type attempt struct {
+	h       *home
+	r       *taskRun
+	log     *slog.Logger
+	conn    *wire.Conn
+	inputs  []inputFile
+	logs    *taskLogs
+	started chan struct{} // closed on Started: the control goroutine renews
+	logErr  bool          // a log write failed once (warned)
+}
+
+// runTask runs one attempt of r's task and returns how it ended.
+func (h *home) runTask(ctx context.Context, r *taskRun) attemptResult {
+	log := h.log.With("job", r.key.job, "task", r.key.task, "peer", r.cand.name)
+	inputs, err := h.st.inputs(r.key.job)
+	if err != nil {
+		return attemptResult{end: endFailed, reason: err.Error()}
+	}
+	logs, err := h.st.openLogs(r.key.job, r.key.task)
+	if err != nil {
+		return attemptResult{end: endFailed, reason: err.Error()}
+	}
+	defer logs.close()
+
+	openCtx, cancelOpen := context.WithTimeout(ctx, h.claimTimeout)
+	s, err := h.openStream(openCtx, r.cand, wire.TaskProtocol)
+	cancelOpen()
+	if err != nil {
+		if ctx.Err() != nil {
+			return attemptResult{end: endShutdown}
+		}
+		return attemptResult{end: endLost, reason: fmt.Sprintf("lost %s: %v", r.cand.name, err)}
+	}
+	// A stopping daemon resets its streams; the donors stop the guests when
+	// the leases lapse, and the next daemon requeues the tasks.
+	stopReset := context.AfterFunc(ctx, func() { s.Reset() })
+	defer stopReset()
+
+	a := &attempt{h: h, r: r, log: log, conn: wire.NewConn(s), inputs: inputs, logs: logs,
+		started: make(chan struct{})}
+	done, ctlExited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(ctlExited)
+		a.control(s, done)
+	}()
+	res := a.converse(ctx)
+	close(done)
+	s.Close() // also ends a Send the control goroutine may be blocked in
+	<-ctlExited
+	log.Debug("attempt ended", "end", res.end, "reason", res.reason)
+	return res
+}
+
+// control renews the lease every lease/3 once the task started and turns a
+// cancel request into a Cancel frame (sent once the task started: before,
+// the donor is busy with inputs). A donor that does not report the exit
+// within cancelWait of the request is given up on.
+func (a *attempt) control(s wire.Stream, done <-chan struct{}) {
+	started := a.started
+	isStarted, cancelReason := false, ""
+	var renew <-chan time.Time
+	sendCancel := func() bool {
+		return a.conn.Send(&wire.Cancel{Reason: clipText(cancelReason, wire.MaxReasonLen)}) == nil
+	}
+	for {
+		select {
+		case <-done:
+			return
+		case <-started:
+			started, isStarted = nil, true
+			t := time.NewTicker(max(a.r.lease/3, 10*time.Millisecond))
+			defer t.Stop()
+			renew = t.C
+			if cancelReason != "" && !sendCancel() {
+				s.Reset()
+				return
+			}
+		case <-renew:
+			if err := a.conn.Send(&wire.Renew{}); err != nil {
+				s.Reset() // the reader sees the broken stream
+				return
+			}
+		case cancelReason = <-a.r.cancelCh:
+			giveUp := time.AfterFunc(a.h.cancelWait, func() { s.Reset() })
+			defer giveUp.Stop()
+			if isStarted && !sendCancel() {
+				s.Reset()
+				return
+			}
+		}
+	}
+}
+
+// converse runs the protocol from the spec to Done.
+func (a *attempt) converse(ctx context.Context) attemptResult {
+	spec := taskSpec(a.r.req, a.inputs, a.r.claimID, a.r.key)
+	if err := a.conn.Send(spec); err != nil {
+		return a.broken(ctx, err, nil)
+	}
+	var exit *wire.Exit
+	var outputs []string
+	sentInputs, started := false, false
+	for {
+		m, err := a.conn.Recv()
+		if err != nil {
+			res := a.broken(ctx, err, exit)
+			res.outputs = outputs
+			return res
+		}
+		switch m := m.(type) {
+		case *wire.Need:
+			if sentInputs || started {
+				return a.protocol(m, exit)
+			}
+			sentInputs = true
+			if res, ok := a.sendInputs(ctx, m); !ok {
+				return res
+			}
+		case *wire.Started:
+			if started || exit != nil {
+				return a.protocol(m, exit)
+			}
+			started = true
+			close(a.started)
+			a.h.markStarted(a.r, m)
+		case *wire.Output:
+			a.output(m)
+		case *wire.Exit:
+			if exit != nil {
+				return a.protocol(m, exit)
+			}
+			exit = m
+		case *wire.FileHeader:
+			if exit == nil {
+				return a.protocol(m, exit)
+			}
+			dst, res, ok := a.receiveOutput(ctx, m, exit)
+			if !ok {
+				res.outputs = outputs
+				return res
+			}
+			outputs = append(outputs, dst)
+		case *wire.Error:
+			who := a.r.cand.name
+			if exit == nil {
+				return attemptResult{end: endFailed, reason: who + ": " + m.Message}
+			}
+			return attemptResult{end: endFailed, exit: exit, reason: who + " after the exit: " + m.Message, outputs: outputs}
+		case *wire.Done:
+			if exit == nil {
+				return a.protocol(m, exit)
+			}
+			return a.exited(exit, outputs)
+		default:
+			return a.protocol(m, exit)
+		}
+	}
+}
+
+// exited classifies a reported exit.
+func (a *attempt) exited(exit *wire.Exit, outputs []string) attemptResult {
+	if exit.Preempted {
+		return attemptResult{end: endPreempted, exit: exit, outputs: outputs,
+			reason: fmt.Sprintf("preempted on %s: %s", a.r.cand.name, exit.Reason)}
+	}
+	return attemptResult{end: endExited, exit: exit, outputs: outputs}
+}
+
+// broken classifies a stream that failed before Done.
+func (a *attempt) broken(ctx context.Context, err error, exit *wire.Exit) attemptResult {
+	switch {
+	case ctx.Err() != nil:
+		return attemptResult{end: endShutdown}
+	case exit != nil && (exit.Preempted || len(a.r.req.Outputs) == 0):
+		// Everything that matters arrived; only Done is missing.
+		return a.exited(exit, nil)
+	case exit != nil:
+		return attemptResult{end: endLost, exit: exit, reason: fmt.Sprintf("lost %s while it sent the outputs: %v", a.r.cand.name, err)}
+	}
+	return attemptResult{end: endLost, reason: fmt.Sprintf("lost %s: %v", a.r.cand.name, err)}
+}
+
+// protocol fails the attempt on a message out of place.
+func (a *attempt) protocol(m wire.Message, exit *wire.Exit) attemptResult {
+	a.log.Warn("protocol error", "got", m.Kind())
+	return attemptResult{end: endFailed, exit: exit,
+		reason: fmt.Sprintf("%s broke the task protocol: unexpected %s", a.r.cand.name, m.Kind())}
+}
+
+// sendInputs answers Need: each asked-for input, in the order asked.
+func (a *attempt) sendInputs(ctx context.Context, need *wire.Need) (attemptResult, bool) {
+	bySHA := map[string]inputFile{}
+	for _, f := range a.inputs {
+		bySHA[f.SHA] = f
+	}
+	for _, sha := range need.SHA256 {
+		f, ok := bySHA[sha]
+		if !ok {
+			return attemptResult{end: endFailed, reason: fmt.Sprintf("%s asked for input %s, which this job does not have", a.r.cand.name, sha)}, false
+		}
+		if err := sendFile(a.conn, f.Name, f.Path, f.SHA, f.Size, f.Mode); err != nil {
+			// The file is ours to blame if it is gone or changed since submit.
+			if fi, serr := os.Stat(f.Path); serr != nil || fi.Size() != f.Size || errors.Is(err, errSHA256Mismatch) {
+				return attemptResult{end: endFailed, reason: fmt.Sprintf("input %s changed or vanished since submit: %v", f.Path, err)}, false
+			}
+			return a.broken(ctx, err, nil), false
+		}
+	}
+	return attemptResult{}, true
+}
+
+// output logs and publishes a piece of live output.
+func (a *attempt) output(m *wire.Output) {
+	data := bytes.Clone(m.Data) // m.Data is only valid until the next Recv
+	if err := a.logs.write(m.Stderr, data); err != nil && !a.logErr {
+		a.logErr = true
+		a.log.Error("writing task output to its log", "err", err)
+	}
+	stream := "stdout"
+	if m.Stderr {
+		stream = "stderr"
+	}
+	a.h.hub.publish(Event{Type: EventOutput, JobID: a.r.key.job, TaskID: a.r.key.task, Stream: stream, Data: data})
+}
+
+// receiveOutput lands one output file in OutDir; ok is false when the
+// attempt must end (res says how).
+func (a *attempt) receiveOutput(ctx context.Context, fh *wire.FileHeader, exit *wire.Exit) (dst string, res attemptResult, ok bool) {
+	who := a.r.cand.name
+	if !matchesAny(a.r.req.Outputs, fh.Name) {
+		return "", attemptResult{end: endFailed, exit: exit, reason: fmt.Sprintf("%s sent output %s, which matches no output pattern", who, fh.Name)}, false
+	}
+	dst, err := outputPath(a.r.req.OutDir, fh.Name)
+	if err == nil {
+		err = receiveFile(a.conn, fh, dst)
+	}
+	var pathErr *fs.PathError
+	var linkErr *os.LinkError
+	switch {
+	case err == nil:
+		return dst, attemptResult{}, true
+	case errors.Is(err, errSHA256Mismatch):
+		return "", attemptResult{end: endFailed, exit: exit, reason: fmt.Sprintf("output %s from %s: %v", fh.Name, who, err)}, false
+	case errors.As(err, &pathErr), errors.As(err, &linkErr), errors.Is(err, errOutputEscapes):
+		return "", attemptResult{end: endFailed, exit: exit, reason: fmt.Sprintf("output %s: %v", fh.Name, err)}, false
+	}
+	return "", a.broken(ctx, err, exit), false
+}
+
+func matchesAny(globs []string, name string) bool {
+	for _, g := range globs {
+		if ok, _ := path.Match(g, name); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// errOutputEscapes refuses an output that would land outside OutDir.
+var errOutputEscapes = errors.New("would land outside the output directory")
+
+// outputPath is where output name (a clean relative slash path, checked by
+// the wire layer) lands under outDir, creating its directories. A symlink
+// or file in the way is refused, so an output cannot be redirected outside
+// outDir by what is already there.
+func outputPath(outDir, name string) (string, error) {
+	rel := filepath.FromSlash(name)
+	if !filepath.IsLocal(rel) {
+		return "", fmt.Errorf("%s %w", name, errOutputEscapes)
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return "", err
+	}
+	dir := outDir
+	if parent := filepath.Dir(rel); parent != "." {
+		for _, part := range strings.Split(parent, string(filepath.Separator)) {
+			dir = filepath.Join(dir, part)
+			fi, err := os.Lstat(dir)
+			if errors.Is(err, fs.ErrNotExist) {
+				break // the rest is created below
+			}
+			if err != nil {
+				return "", err
+			}
+			if !fi.IsDir() {
+				return "", fmt.Errorf("%s: %s is not a directory: %w", name, dir, errOutputEscapes)
+			}
+		}
+	}
+	dst := filepath.Join(outDir, rel)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return "", err
+	}
+	return dst, nil
+}
+
+// markStarted records that the task's process runs on its donor.
+func (h *home) markStarted(r *taskRun, m *wire.Started) {
+	r.started = true
+	var attempts int
+	_, err := h.st.update(r.key.job, func(j *Job) error {
+		t := findTask(j, r.key.task)
+		if t == nil {
+			return errSkip
+		}
+		t.Attempts++
+		t.State, t.Peer, t.PeerName, t.Started, t.Reason = StateRunning, r.cand.peer, r.cand.name, wallNow(), ""
+		t.ExitCode, t.Signal, t.Finished = nil, "", time.Time{}
+		attempts = t.Attempts
+		settleJob(j, t.Started)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSkip) {
+		h.log.Error("recording a task's start", "job", r.key.job, "err", err)
+	}
+	h.log.Info("task started", "job", r.key.job, "task", r.key.task, "peer", r.cand.name, "pid", m.Pid, "attempt", attempts)
+	h.hub.publish(Event{Type: EventStarted, JobID: r.key.job, TaskID: r.key.task, Peer: r.cand.peer, PeerName: r.cand.name})
+}
+
+// finishAttempt records an attempt's outcome: the task ends (exited,
+// failed, cancelled) or goes back to the queue (preempted, lost) until it has
+// used up its retries.
+func (h *home) finishAttempt(r *taskRun, res attemptResult) {
+	h.mu.Lock()
+	cancelled := r.cancelled
+	if res.end == endShutdown && cancelled == "" {
+		// Left as it is: the next daemon on this home requeues it.
+		delete(h.runs, r.key)
+		h.mu.Unlock()
+		return
+	}
+	h.mu.Unlock()
+
+	if len(res.outputs) > 0 {
+		h.hub.publish(Event{Type: EventOutputs, JobID: r.key.job, TaskID: r.key.task, Files: res.outputs})
+	}
+	requeued := false
+	j, err := h.st.update(r.key.job, func(j *Job) error {
+		t := findTask(j, r.key.task)
+		if t == nil {
+			return errSkip
+		}
+		requeued = false
+		now := wallNow()
+		if !r.started {
+			t.Attempts++ // it reached a donor, although it never started there
+		}
+		if e := res.exit; e != nil && (res.end == endExited || res.end == endFailed || cancelled != "") {
+			code := e.Code
+			t.ExitCode, t.Signal = &code, e.Signal
+		}
+		t.Outputs = res.outputs
+		switch {
+		case cancelled != "":
+			t.State, t.Reason = StateCancelled, cancelled
+		case res.end == endExited && res.exit.Error != "":
+			t.State, t.Reason = StateFailed, res.exit.Error
+		case res.end == endExited:
+			t.State, t.Reason = StateDone, res.exit.Reason
+		case res.end == endFailed:
+			t.State, t.Reason = StateFailed, res.reason
+		default: // preempted or lost: not the task's fault
+			if res.end == endPreempted {
+				t.Preemptions++
+			} else {
+				t.Lost++
+			}
+			if t.Preemptions+t.Lost > h.e.opts.Home.Retries {
+				t.State, t.Reason = StateFailed, retriesReason(t, res.reason)
+			} else {
+				t.State, t.Reason, requeued = StateQueued, res.reason, true
+			}
+		}
+		if t.State.Final() {
+			t.Finished = now
+		}
+		settleJob(j, now)
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSkip) {
+		h.log.Error("recording a task's end", "job", r.key.job, "task", r.key.task, "err", err)
+	}
+
+	h.mu.Lock()
+	delete(h.runs, r.key)
+	h.releaseLocked(r.cand, r.req.Requirements, "")
+	cancelledNow := r.cancelled
+	if requeued && cancelledNow == "" {
+		h.queue = append(h.queue, &pending{key: r.key, req: r.req, since: time.Now()})
+	}
+	h.mu.Unlock()
+
+	switch {
+	case requeued && cancelledNow != "":
+		// Cancelled while its outcome was being recorded.
+		h.hub.publish(Event{Type: EventRequeued, JobID: r.key.job, TaskID: r.key.task, Message: res.reason})
+		h.endTask(r.key, StateCancelled, cancelledNow, nil)
+	case requeued:
+		h.log.Info("task requeued", "job", r.key.job, "task", r.key.task, "reason", res.reason)
+		h.hub.publish(Event{Type: EventRequeued, JobID: r.key.job, TaskID: r.key.task,
+			Peer: r.cand.peer, PeerName: r.cand.name, Message: res.reason})
+	case err == nil:
+		h.published(j)
+	}
+	h.poke()
+}
+
+// retriesReason says why a task that kept being preempted or losing its
+// donor was given up on.
+func retriesReason(t *Task, last string) string {
+	var parts []string
+	if t.Preemptions > 0 {
+		parts = append(parts, "preempted "+timesText(t.Preemptions))
+	}
+	if t.Lost > 0 {
+		parts = append(parts, "donor lost "+timesText(t.Lost))
+	}
+	return fmt.Sprintf("%s (last: %s)", strings.Join(parts, ", "), last)
+}
+
+func timesText(n int) string {
+	if n == 1 {
+		return "1 time"
+	}
+	return fmt.Sprintf("%d times", n)
+}

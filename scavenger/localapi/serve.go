@@ -1,0 +1,132 @@
+package localapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+)
+
+// DefaultPauseReason is what peers are told when the owner paused without
+// saying why; declines read "paused: <reason>".
+const DefaultPauseReason = "owner ran scavenge pause"
+
+// SocketName is the local API's socket file in the daemon's home directory.
+const SocketName = "scavenge.sock"
+
+// SocketPath is the socket of the daemon whose home is home.
+func SocketPath(home string) string { return filepath.Join(home, SocketName) }
+
+// ErrDaemonRunning is returned by Listen when another daemon already
+// answers on the socket.
+var ErrDaemonRunning = errors.New("a daemon is already running")
+
+// shutdownGrace bounds how long Serve waits for requests in flight once ctx
+// ends; event streams end at once because their context is ctx.
+const shutdownGrace = 5 * time.Second
+
+// ListenAndServe is Listen and Serve: it serves h on the Unix socket at
+// path until ctx ends.
+func ListenAndServe(ctx context.Context, path string, h http.Handler, logger *slog.Logger) error {
+	ln, err := Listen(path)
+	if err != nil {
+		return err
+	}
+	return Serve(ctx, ln, h, logger)
+}
+
+// Serve serves h on ln (from Listen) until ctx ends, then closes ln and
+// removes its socket file. A daemon listens first thing and serves once it
+// is built: clients that connect in between wait in the listen backlog
+// instead of being told that no daemon runs.
+func Serve(ctx context.Context, ln *net.UnixListener, h http.Handler, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	log := logger.With("component", "localapi")
+	path := ln.Addr().String()
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		// Requests share ctx, so event streams end when the daemon stops
+		// instead of holding Shutdown up.
+		BaseContext: func(net.Listener) context.Context { return ctx },
+		ErrorLog:    slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("local API listening", "socket", path)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		os.Remove(path)
+		return fmt.Errorf("local API on %s: %w", path, err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		srv.Close()
+	}
+	<-errc
+	// The listener unlinks the socket on close; make sure even if it did not.
+	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		log.Warn("removing socket", "socket", path, "err", rerr)
+	}
+	log.Info("local API stopped", "socket", path)
+	if err != nil {
+		return fmt.Errorf("local API on %s: shutdown: %w", path, err)
+	}
+	return nil
+}
+
+// Listen opens the Unix socket at path with mode 0600, first removing a
+// stale socket file. It refuses to touch a path that is not a socket, or a
+// socket a live daemon answers on.
+func Listen(path string) (*net.UnixListener, error) {
+	if err := removeStale(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("local API: listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("local API: chmod %s: %w", path, err)
+	}
+	return ln, nil
+}
+
+// removeStale removes a socket file nobody listens on.
+func removeStale(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("local API: %w", err)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("local API: %s exists and is not a socket; remove it if it is not needed", path)
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		c.Close()
+		return fmt.Errorf("%w: %s answers (stop that daemon first)", ErrDaemonRunning, path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("local API: checking %s for a running daemon: %w", path, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("local API: removing stale socket: %w", err)
+	}
+	return nil
+}
