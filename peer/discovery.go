@@ -42,11 +42,11 @@ func RendezvousCID(swarm string) cid.Cid {
 // the swarm (records last 48 h and cannot be withdrawn): only a fresh signed
 // offer says what it offers now.
 type discovery struct {
-	n    *Node
-	rdv  cid.Cid
-	sem  chan struct{}
-	mu   sync.Mutex
-	peer map[peer.ID]*fetchState // every provider seen
+	n     *Node
+	rdv   cid.Cid
+	sem   chan struct{}
+	mu    sync.Mutex
+	known map[peer.ID]*fetchState // every provider seen
 }
 
 type fetchState struct {
@@ -57,10 +57,10 @@ type fetchState struct {
 
 func newDiscovery(n *Node) *discovery {
 	return &discovery{
-		n:    n,
-		rdv:  RendezvousCID(n.swarm),
-		sem:  make(chan struct{}, fetchParallel),
-		peer: make(map[peer.ID]*fetchState),
+		n:     n,
+		rdv:   RendezvousCID(n.swarm),
+		sem:   make(chan struct{}, fetchParallel),
+		known: make(map[peer.ID]*fetchState),
 	}
 }
 
@@ -119,8 +119,8 @@ func (d *discovery) find(ctx context.Context) int {
 			continue
 		}
 		d.mu.Lock()
-		if _, ok := d.peer[ai.ID]; !ok {
-			d.peer[ai.ID] = &fetchState{}
+		if _, ok := d.known[ai.ID]; !ok {
+			d.known[ai.ID] = &fetchState{}
 			fresh++
 		}
 		d.mu.Unlock()
@@ -167,7 +167,7 @@ func (d *discovery) due(now time.Time) []peer.ID {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var out []peer.ID
-	for p, st := range d.peer {
+	for p, st := range d.known {
 		if st.inflight || now.Before(st.next) {
 			continue
 		}
@@ -189,7 +189,7 @@ func (d *discovery) due(now time.Time) []peer.ID {
 func (d *discovery) done(p peer.ID, ok bool, now time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	st := d.peer[p]
+	st := d.known[p]
 	st.inflight = false
 	if ok {
 		st.backoff = 0

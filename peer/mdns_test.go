@@ -2,6 +2,7 @@ package peer_test
 
 import (
 	"net"
+	"os"
 	"testing"
 
 	"github.com/scavenge/scavenge/peer"
@@ -11,8 +12,12 @@ import (
 // TestDiscoveryByMDNS: two peers with no bootstrap and no DHT find each other
 // by mDNS alone, and gossip then carries the offer.
 func TestDiscoveryByMDNS(t *testing.T) {
+	t.Parallel()
 	if !haveMulticast() {
-		t.Skip("no multicast-capable network interface: mDNS cannot work here")
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI must test mDNS, but this machine has no multicast-capable interface")
+		}
+		t.Skip("no multicast-capable network interface: mDNS cannot work here (README: mDNS needs multicast)")
 	}
 	nodes := peertest.NewSwarm(t, 2, func(_ int, o *peer.Options) {
 		o.MDNS = true

@@ -106,7 +106,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		}
 	}
 	if !o.DisablePubsub {
-		if n.ps, err = newPubsub(n.ctx, n.h, o.Logger.With("component", "gossipsub")); err != nil {
+		if n.ps, err = newPubsub(n.ctx, n.h, atLeast(o.Logger, slog.LevelInfo).With("component", "gossipsub")); err != nil {
 			return nil, err
 		}
 		if n.topic, err = joinOffersTopic(n.ps, n.swarm, self, n.cache, n.log); err != nil {

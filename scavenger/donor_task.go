@@ -233,6 +233,9 @@ func (t *donorTask) runGuest(dir string) error {
 
 	t.s.setIdle(0) // from here the lease, not the stream, decides
 	lost := &atomic.Bool{}
+	// The guest may write before Start returns; its output waits for
+	// Started so the home always sees Started first.
+	ready := make(chan struct{})
 	// The work dir holds other tasks and the shared input cache: hide it
 	// too; the executor brings this task's own directory back.
 	hide := []string{d.workDir}
@@ -243,11 +246,12 @@ func (t *donorTask) runGuest(dir string) error {
 		Argv:   spec.Argv,
 		Dir:    dir,
 		Env:    env,
-		Stdout: &outputWriter{c: t.c, lost: lost, log: t.log},
-		Stderr: &outputWriter{c: t.c, stderr: true, lost: lost, log: t.log},
+		Stdout: &outputWriter{c: t.c, lost: lost, log: t.log, ready: ready},
+		Stderr: &outputWriter{c: t.c, stderr: true, lost: lost, log: t.log, ready: ready},
 		Hide:   hide,
 	})
 	if err != nil {
+		close(ready)
 		t.log.Info("guest did not start", "err", err)
 		t.s.setIdle(d.streamIdle())
 		return t.finish(&wire.Exit{Code: 127, Error: clipText("start: "+err.Error(), wire.MaxReasonLen), UnixMs: time.Now().UnixMilli()}, "")
@@ -259,6 +263,7 @@ func (t *donorTask) runGuest(dir string) error {
 	if err := t.c.Send(&wire.Started{HostPeer: d.e.opts.Mesh.ID(), Pid: proc.Pid(), UnixMs: started.UnixMilli()}); err != nil {
 		t.log.Info("started not delivered: the lease decides", "err", err)
 	}
+	close(ready)
 	go t.readControl(g)
 	if spec.TimeoutMs > 0 {
 		limit := time.Duration(spec.TimeoutMs) * time.Millisecond
@@ -497,9 +502,11 @@ type outputWriter struct {
 	stderr bool
 	lost   *atomic.Bool
 	log    *slog.Logger
+	ready  <-chan struct{} // closed once Started is sent
 }
 
 func (w *outputWriter) Write(p []byte) (int, error) {
+	<-w.ready
 	for rest := p; len(rest) > 0 && !w.lost.Load(); {
 		n := min(len(rest), wire.ChunkSize)
 		if err := w.c.Send(&wire.Output{Stderr: w.stderr, Data: rest[:n]}); err != nil {

@@ -583,6 +583,21 @@ func (h *home) reserveLocked(c candidate, r Requirements) {
 	h.views[c.peer] = v
 }
 
+// unreserveLocked undoes reserveLocked for a claim not made after all (or,
+// for this machine, answered: the donor side counts it from then on).
+func (h *home) unreserveLocked(c candidate, r Requirements) {
+	if c.local {
+		h.localClaims.cpus -= needCPUs(r)
+		h.localClaims.memory -= r.MemoryBytes
+		return
+	}
+	if v, ok := h.views[c.peer]; ok && v.seq == c.seq {
+		v.cpus += needCPUs(r)
+		v.memory += int64(r.MemoryBytes)
+		h.views[c.peer] = v
+	}
+}
+
 // releaseLocked gives back a slot of c: either a claim there was refused
 // (refused says why, and the peer is skipped until its next offer) or a task
 // of ours there ended (refused is empty: it has room again, although its
@@ -620,6 +635,9 @@ func (h *home) place(ctx context.Context, p *pending, cands []candidate) {
 			h.reserveLocked(c, p.req.Requirements)
 		}
 		cancelled := p.cancelled != ""
+		if cancelled {
+			h.unreserveLocked(c, p.req.Requirements)
+		}
 		h.mu.Unlock()
 		if cancelled {
 			break
@@ -628,8 +646,7 @@ func (h *home) place(ctx context.Context, p *pending, cands []candidate) {
 		if c.local {
 			// Answered: the donor side's own accounting has it now.
 			h.mu.Lock()
-			h.localClaims.cpus -= needCPUs(p.req.Requirements)
-			h.localClaims.memory -= p.req.Requirements.MemoryBytes
+			h.unreserveLocked(c, p.req.Requirements)
 			h.mu.Unlock()
 		}
 		if ctx.Err() != nil {

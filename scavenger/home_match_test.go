@@ -160,6 +160,8 @@ func TestSlotAccounting(t *testing.T) {
 		{"newer offer seen, task ends: frees against it", func() { h.seqs["a"] = 6; h.releaseLocked(a, one, "") }, 1, 100, "", 6},
 		{"refused against an offer newer than the claim: nothing to undo", func() { h.releaseLocked(a, one, "declined (y)") }, 1, 100, "declined (y)", 6},
 		{"reserve on a newer offer drops old deltas", func() { h.reserveLocked(candidate{peer: "a", seq: 7}, one) }, -1, -100, "", 7},
+		{"a claim not made after all", func() { h.unreserveLocked(candidate{peer: "a", seq: 7}, one) }, 0, 0, "", 7},
+		{"nothing to undo against an older offer", func() { h.unreserveLocked(candidate{peer: "a", seq: 6}, one) }, 0, 0, "", 7},
 	} {
 		s.do()
 		cpus, mem, refused := free()
@@ -167,9 +169,16 @@ func TestSlotAccounting(t *testing.T) {
 			t.Errorf("%s: view %+v, want cpus %d mem %d refused %q seq %d", s.name, h.views["a"], s.cpus, s.mem, s.refused, s.seq)
 		}
 	}
-	// This machine has no offer to adjust: a refusal is remembered as a note.
-	h.releaseLocked(candidate{peer: "me", local: true}, one, "declined (z)")
-	if h.localNote != "declined (z)" || len(h.views) != 1 {
-		t.Errorf("local refusal: note %q, views %v", h.localNote, h.views)
+	// This machine's claims in flight are counted until answered; a
+	// refusal is remembered as a note.
+	me := candidate{peer: "me", local: true}
+	h.reserveLocked(me, one)
+	if h.localClaims.cpus != 1 || h.localClaims.memory != 100 {
+		t.Errorf("local claims in flight = %+v, want 1 slot and 100 bytes", h.localClaims)
+	}
+	h.unreserveLocked(me, one)
+	h.releaseLocked(me, one, "declined (z)")
+	if h.localNote != "declined (z)" || len(h.views) != 1 || h.localClaims.cpus != 0 || h.localClaims.memory != 0 {
+		t.Errorf("local refusal: note %q, views %v, in flight %+v", h.localNote, h.views, h.localClaims)
 	}
 }

@@ -86,10 +86,7 @@ func (h *home) runTask(ctx context.Context, r *taskRun) attemptResult {
 	if err != nil {
 		return attemptResult{end: endFailed, reason: err.Error()}
 	}
-	logs, err := h.st.openLogs(r.key.job, r.key.task)
-	if err != nil {
-		return attemptResult{end: endFailed, reason: err.Error()}
-	}
+	logs := h.st.logs(r.key.job, r.key.task)
 	defer logs.close()
 
 	openCtx, cancelOpen := context.WithTimeout(ctx, h.claimTimeout)
@@ -364,9 +361,11 @@ func outputPath(outDir, name string) (string, error) {
 	return dst, nil
 }
 
-// markStarted records that the task's process runs on its donor.
+// markStarted records that the task's process runs on its donor. Watchers
+// hear it first: the record follows within a disk sync.
 func (h *home) markStarted(r *taskRun, m *wire.Started) {
 	r.started = true
+	h.hub.publish(Event{Type: EventStarted, JobID: r.key.job, TaskID: r.key.task, Peer: r.cand.peer, PeerName: r.cand.name})
 	var attempts int
 	_, err := h.st.update(r.key.job, func(j *Job) error {
 		t := findTask(j, r.key.task)
@@ -384,7 +383,6 @@ func (h *home) markStarted(r *taskRun, m *wire.Started) {
 		h.log.Error("recording a task's start", "job", r.key.job, "err", err)
 	}
 	h.log.Info("task started", "job", r.key.job, "task", r.key.task, "peer", r.cand.name, "pid", m.Pid, "attempt", attempts)
-	h.hub.publish(Event{Type: EventStarted, JobID: r.key.job, TaskID: r.key.task, Peer: r.cand.peer, PeerName: r.cand.name})
 }
 
 // finishAttempt records an attempt's outcome: the task ends (exited,

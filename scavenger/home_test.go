@@ -388,7 +388,8 @@ func TestSubmitRejectsBadRequests(t *testing.T) {
 func TestDonorLostRequeuesElsewhere(t *testing.T) {
 	home := startNode(t, "home", Options{Home: HomeOptions{Retries: 2}})
 	big := donating()
-	big.CPUs = 4 // ranks first
+	big.CPUs = 4                       // ranks first
+	big.Lease = 300 * time.Millisecond // so it stops the orphan soon
 	a := startNode(t, "donor-a", Options{Donor: big})
 	b := startNode(t, "donor-b", Options{Donor: donating()})
 	linkNodes(home, a, b)

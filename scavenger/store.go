@@ -24,6 +24,11 @@ const storeVersion = 1
 // which a running daemon holds for its whole life.
 const storeLockTimeout = time.Second
 
+// storeBatchDelay is how long a state change waits for others to share its
+// transaction: short against a task's run, long enough to gather the
+// changes of many tiny tasks into one disk sync.
+const storeBatchDelay = 2 * time.Millisecond
+
 // Buckets of the job database.
 var (
 	bucketMeta   = []byte("meta")    // "version" -> decimal storeVersion
@@ -89,6 +94,8 @@ func openStore(path string, lockTimeout time.Duration) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("job database %s: %w", path, err)
 	}
+	// A lone update waits this long for others to share its disk sync.
+	db.MaxBatchDelay = storeBatchDelay
 	return &store{db: db, home: home, logDir: filepath.Join(home, "jobs")}, nil
 }
 
@@ -99,7 +106,8 @@ func timeKey(t time.Time, id string) []byte {
 	return append(k, id...)
 }
 
-// create stores a new job and its inputs in one transaction.
+// create stores a new job and its inputs in one transaction (shared, like
+// update's, with whatever else is being written at the moment).
 func (s *store) create(j Job, inputs []inputFile) error {
 	js, err := json.Marshal(j)
 	if err != nil {
@@ -109,7 +117,7 @@ func (s *store) create(j Job, inputs []inputFile) error {
 	if err != nil {
 		return err
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
+	err = s.db.Batch(func(tx *bolt.Tx) error {
 		jobs := tx.Bucket(bucketJobs)
 		if jobs.Get([]byte(j.ID)) != nil {
 			return fmt.Errorf("job ID %s is taken", j.ID)
@@ -155,10 +163,12 @@ func (s *store) get(id string) (Job, error) {
 }
 
 // update applies fn to a job and writes the result, all in one transaction;
-// if fn fails nothing is written.
+// if fn fails nothing is written. Concurrent updates (tasks starting and
+// ending on many donors) share a transaction and its disk sync, so fn may
+// run more than once and must only derive the job from what it is given.
 func (s *store) update(id string, fn func(j *Job) error) (Job, error) {
 	var j Job
-	err := s.db.Update(func(tx *bolt.Tx) (err error) {
+	err := s.db.Batch(func(tx *bolt.Tx) (err error) {
 		if j, err = getJob(tx, id); err != nil {
 			return err
 		}
@@ -281,38 +291,48 @@ func (s *store) logPath(jobID, taskID, stream string) string {
 	return filepath.Join(s.logDir, jobID, taskID+"."+stream)
 }
 
-// taskLogs are a task's open output logs.
-type taskLogs struct{ out, err *os.File }
+// taskLogs are a task's output logs, opened (appending, creating) on the
+// first write of each stream: most tasks print little or nothing, and a
+// silent task then costs no files. Every attempt of a task appends to the
+// same two files.
+type taskLogs struct {
+	s           *store
+	job, task   string
+	out, errLog *os.File
+}
 
-// openLogs opens (appending, creating) a task's stdout and stderr logs. Every
-// attempt of a task appends to the same two files.
-func (s *store) openLogs(jobID, taskID string) (*taskLogs, error) {
-	if err := os.MkdirAll(filepath.Join(s.logDir, jobID), 0o700); err != nil {
-		return nil, fmt.Errorf("task log: %w", err)
-	}
-	var files []*os.File
-	for _, stream := range []string{"out", "err"} {
-		f, err := os.OpenFile(s.logPath(jobID, taskID, stream), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-		if err != nil {
-			for _, f := range files {
-				f.Close()
-			}
-			return nil, fmt.Errorf("task log: %w", err)
-		}
-		files = append(files, f)
-	}
-	return &taskLogs{out: files[0], err: files[1]}, nil
+func (s *store) logs(jobID, taskID string) *taskLogs {
+	return &taskLogs{s: s, job: jobID, task: taskID}
 }
 
 func (l *taskLogs) write(stderr bool, data []byte) error {
-	f := l.out
+	f, stream := &l.out, "out"
 	if stderr {
-		f = l.err
+		f, stream = &l.errLog, "err"
 	}
-	if _, err := f.Write(data); err != nil {
+	if *f == nil {
+		p := l.s.logPath(l.job, l.task, stream)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return fmt.Errorf("task log: %w", err)
+		}
+		opened, err := os.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("task log: %w", err)
+		}
+		*f = opened
+	}
+	if _, err := (*f).Write(data); err != nil {
 		return fmt.Errorf("task log: %w", err)
 	}
 	return nil
 }
 
-func (l *taskLogs) close() error { return errors.Join(l.out.Close(), l.err.Close()) }
+func (l *taskLogs) close() error {
+	var errs []error
+	for _, f := range []*os.File{l.out, l.errLog} {
+		if f != nil {
+			errs = append(errs, f.Close())
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -218,11 +218,14 @@ func TestSettleJob(t *testing.T) {
 func TestTaskLogsAppend(t *testing.T) {
 	st := openTestStore(t, filepath.Join(t.TempDir(), "jobs.db"))
 	defer st.close()
+	if err := st.logs("silent", "0").close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(st.logDir, "silent")); !os.IsNotExist(err) {
+		t.Errorf("a task that printed nothing has log files: %v", err)
+	}
 	for _, chunk := range []string{"one\n", "two\n"} { // two attempts, one file
-		l, err := st.openLogs("job1", "0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		l := st.logs("job1", "0")
 		if err := l.write(false, []byte(chunk)); err != nil {
 			t.Fatal(err)
 		}

@@ -46,6 +46,7 @@ func init() {
 
 // benchmark is one `scavenge bench` subcommand.
 type benchmark struct {
+	help  string                 // what it measures, for -h
 	flags func(fs *flag.FlagSet) // declares its flags
 	check func() error           // validates them after parsing
 	// run measures; the result is printed as text by its print method or
@@ -88,6 +89,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	b := mk()
 	fs := flag.NewFlagSet("scavenge bench "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		printCommandUsage(fs.Output(), &command{name: "bench " + args[0], synopsis: "[flags]", help: b.help}, fs)
+	}
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
 	verbose := fs.Bool("v", false, "log what the peers do to stderr")
 	b.flags(fs)

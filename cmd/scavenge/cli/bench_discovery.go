@@ -59,6 +59,10 @@ func discoveryBenchmark() benchmark {
 	var wait time.Duration
 	var mode string
 	return benchmark{
+		help: `Starts a swarm of idle peers (libp2p nodes only, no engine), all
+bootstrapping from the first, and times newcomers from their start until
+they see every idle peer: with gossipsub and the DHT, then with the DHT
+alone. A wait that runs out reports how many peers were seen.`,
 		flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&peers, "peers", 50, "idle peers in the swarm")
 			fs.IntVar(&rounds, "rounds", 3, "newcomers to time, one after another, per mode")

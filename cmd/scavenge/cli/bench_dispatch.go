@@ -30,6 +30,9 @@ type dispatchResult struct {
 func dispatchBenchmark() benchmark {
 	var n int
 	return benchmark{
+		help: `Submits "echo x" from a home to one dedicated donor, one task at a time,
+and prints the latency from Submit to the task's start, to its first
+output and to its end (p50, p90, p99), as the home saw them.`,
 		flags: func(fs *flag.FlagSet) { fs.IntVar(&n, "n", 200, "tasks to time") },
 		check: func() error {
 			if n < 1 {

@@ -37,6 +37,10 @@ type throughputResult struct {
 func throughputBenchmark() benchmark {
 	var tasks, donors, submitters int
 	return benchmark{
+		help: `Submits tiny "true" tasks from one home to dedicated donors (every core a
+slot), from several goroutines at once, and prints tasks per second from the
+first Submit to the last task finished; beside it, the same number of "true"
+run here by "xargs -P <cores> -n1 true".`,
 		flags: func(fs *flag.FlagSet) {
 			fs.IntVar(&tasks, "tasks", 500, "tasks to run")
 			fs.IntVar(&donors, "donors", 4, "donor peers")

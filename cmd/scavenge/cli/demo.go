@@ -89,7 +89,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	d := demo{out: stdout}
 	fs.IntVar(&d.tasks, "tasks", 12, "number of tasks")
-	fs.Uint64Var(&d.width, "width", 400_000_000, "numbers per task: a task takes about a second per 600,000,000 on an idle core")
+	fs.Uint64Var(&d.width, "width", 600_000_000, "numbers per task: a task takes about a second per 600,000,000 on an idle core")
 	verbose := fs.Bool("v", false, "log what the peers do to stderr")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -104,7 +104,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case d.tasks < 1 || d.tasks > 1000:
 		fmt.Fprintf(stderr, "scavenge demo: --tasks %d: want 1 to 1000\n", d.tasks)
 		return exitUsage
-	case d.width < 1 || d.width*uint64(d.tasks) > maxPrimesRange:
+	case d.width < 1 || d.width > maxPrimesRange/uint64(d.tasks):
 		fmt.Fprintf(stderr, "scavenge demo: --width %d: want 1 to %d for %d tasks\n", d.width, uint64(maxPrimesRange)/uint64(d.tasks), d.tasks)
 		return exitUsage
 	}
@@ -219,7 +219,10 @@ func (d *demo) run(ctx context.Context) (ok bool, err error) {
 		return false, err
 	}
 	localStart := time.Now()
-	want := countRanges(b.tasks)
+	want, err := countRanges(ctx, b.tasks)
+	if err != nil {
+		return false, fmt.Errorf("local check: %w", err)
+	}
 	local := time.Since(localStart)
 	return d.report(b, want, byID, alice.meter.Sent(), size, local), nil
 }
@@ -429,14 +432,15 @@ func (d *demo) finish(t *demoTask, at float64) {
 
 // countRanges counts each task's range here, on every core, with the same
 // function the guests ran: the reference the results are checked against.
-func countRanges(tasks []*demoTask) []uint64 {
+func countRanges(ctx context.Context, tasks []*demoTask) ([]uint64, error) {
 	want := make([]uint64, len(tasks))
+	errs := make([]error, len(tasks))
 	work := make(chan int)
 	var wg sync.WaitGroup
 	for range runtime.NumCPU() {
 		wg.Go(func() {
 			for i := range work {
-				want[i] = countPrimes(tasks[i].lo, tasks[i].hi)
+				want[i], errs[i] = countPrimes(ctx, tasks[i].lo, tasks[i].hi)
 			}
 		})
 	}
@@ -445,7 +449,7 @@ func countRanges(tasks []*demoTask) []uint64 {
 	}
 	close(work)
 	wg.Wait()
-	return want
+	return want, errors.Join(errs...)
 }
 
 // report prints the results and the summary; it returns false when any task

@@ -10,8 +10,9 @@ import (
 // runPrimes is the demo's guest program: `scavenge demo-primes LO HI` prints
 // how many primes lie in [LO, HI). The demo ships this very executable to the
 // donors as a task input, so the guest needs nothing installed and nothing
-// readable outside its task directory.
-func runPrimes(_ context.Context, args []string, stdout, stderr io.Writer) int {
+// readable outside its task directory. It stops when ctx ends: main cancels
+// ctx on SIGTERM, which is how a donor asks a guest to stop.
+func runPrimes(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) != 2 {
 		fmt.Fprintln(stderr, "usage: scavenge demo-primes LO HI")
 		return 2
@@ -30,8 +31,13 @@ func runPrimes(_ context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "demo-primes: HI %d is above %d\n", hi, uint64(maxPrimesRange))
 		return 2
 	}
-	fmt.Fprintln(stdout, countPrimes(lo, hi))
-	return 0
+	n, err := countPrimes(ctx, lo, hi)
+	if err != nil {
+		fmt.Fprintf(stderr, "demo-primes: stopped: %v\n", err)
+		return exitInterrupted
+	}
+	fmt.Fprintln(stdout, n)
+	return exitOK
 }
 
 // maxPrimesRange keeps p*p and the segment arithmetic far from overflow and
@@ -41,11 +47,12 @@ const maxPrimesRange = 1e15
 // countPrimes counts the primes in [lo, hi) with a segmented sieve of
 // Eratosthenes: base primes up to sqrt(hi), then the range in fixed blocks,
 // so memory stays small whatever the width and the work is nearly linear in
-// it (equal-width ranges make equal-length tasks).
-func countPrimes(lo, hi uint64) uint64 {
+// it (equal-width ranges make equal-length tasks). It checks ctx between
+// blocks and returns its error once it ends.
+func countPrimes(ctx context.Context, lo, hi uint64) (uint64, error) {
 	lo = max(lo, 2)
 	if hi <= lo {
-		return 0
+		return 0, nil
 	}
 	root := uint64(1)
 	for root*root < hi {
@@ -66,6 +73,9 @@ func countPrimes(lo, hi uint64) uint64 {
 	seg := make([]bool, block)
 	var n uint64
 	for start := lo; start < hi; start += block {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
 		end := min(start+block, hi)
 		clear(seg)
 		for _, p := range base {
@@ -83,5 +93,5 @@ func countPrimes(lo, hi uint64) uint64 {
 			}
 		}
 	}
-	return n
+	return n, nil
 }

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -27,8 +29,8 @@ func TestCountPrimesKnown(t *testing.T) {
 		{0, 100_000_000, 5_761_455},
 	}
 	for _, tt := range tests {
-		if got := countPrimes(tt.lo, tt.hi); got != tt.want {
-			t.Errorf("countPrimes(%d, %d) = %d, want %d", tt.lo, tt.hi, got, tt.want)
+		if got, err := countPrimes(t.Context(), tt.lo, tt.hi); err != nil || got != tt.want {
+			t.Errorf("countPrimes(%d, %d) = %d, %v; want %d", tt.lo, tt.hi, got, err, tt.want)
 		}
 	}
 }
@@ -57,9 +59,23 @@ func TestCountPrimesNaive(t *testing.T) {
 				want++
 			}
 		}
-		if got := countPrimes(lo, hi); got != want {
-			t.Errorf("countPrimes(%d, %d) = %d, trial division says %d", lo, hi, got, want)
+		if got, err := countPrimes(t.Context(), lo, hi); err != nil || got != want {
+			t.Errorf("countPrimes(%d, %d) = %d, %v; trial division says %d", lo, hi, got, err, want)
 		}
+	}
+}
+
+// TestCountPrimesStops checks that a cancelled count stops: the guest's way
+// of honouring the donor's SIGTERM.
+func TestCountPrimesStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if n, err := countPrimes(ctx, 0, 1e12); !errors.Is(err, context.Canceled) {
+		t.Errorf("countPrimes on a cancelled context = %d, %v; want context.Canceled", n, err)
+	}
+	var out, errb bytes.Buffer
+	if code := runPrimes(ctx, []string{"0", "1000000000000"}, &out, &errb); code != exitInterrupted || out.Len() > 0 {
+		t.Errorf("runPrimes on a cancelled context = %d, stdout %q; want %d and nothing", code, out.String(), exitInterrupted)
 	}
 }
 

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/signal"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,7 +24,11 @@ import (
 func TestMain(m *testing.M) {
 	executor.Init()
 	if len(os.Args) > 1 && os.Args[1] == "demo-primes" {
-		os.Exit(runPrimes(context.Background(), os.Args[2:], os.Stdout, os.Stderr))
+		// As main does: SIGTERM cancels the context.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		code := runPrimes(ctx, os.Args[2:], os.Stdout, os.Stderr)
+		stop()
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -36,9 +42,9 @@ func TestDemo(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	// Width 3e8: tasks of about a second here, long enough that bob's owner
+	// Width 6e8: tasks of a second or two here, long enough that bob's owner
 	// returns while bob's guest runs.
-	code := runDemo(ctx, []string{"--tasks", "4", "--width", "300000000", "-v"}, &out, t.Output())
+	code := runDemo(ctx, []string{"--tasks", "4", "--width", "600000000", "-v"}, &out, t.Output())
 	t.Logf("demo output:\n%s", out.String())
 	if code != exitOK {
 		t.Fatalf("runDemo exit code = %d, want %d", code, exitOK)
@@ -62,7 +68,7 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(s, "→ alice") {
 		t.Errorf("a task ran on alice, the home")
 	}
-	m := regexp.MustCompile(`preemptions: +(\d+)`).FindStringSubmatch(s)
+	m := regexp.MustCompile(`preemptions +(\d+)`).FindStringSubmatch(s)
 	if m == nil {
 		t.Fatalf("no preemptions line")
 	}
@@ -93,6 +99,7 @@ func TestDemoUsage(t *testing.T) {
 	}{
 		{[]string{"--tasks", "0"}, exitUsage, "--tasks 0"},
 		{[]string{"--width", "0"}, exitUsage, "--width 0"},
+		{[]string{"--tasks", "1000", "--width", "18446744073709551615"}, exitUsage, "want 1 to 1000000000000 for 1000 tasks"},
 		{[]string{"extra"}, exitUsage, `unexpected argument "extra"`},
 		{[]string{"--nope"}, exitUsage, "flag provided but not defined"},
 		{[]string{"-h"}, exitOK, "usage: scavenge demo"},

@@ -27,12 +27,12 @@ import (
 // place besides the daemon that wires peer, policy and scavenger together,
 // and it wires them the same way, minus the config file and the local API.
 
-// presenceEvery is how often a member's sensor is read and judged. The
+// inprocSampleEvery is how often a member's sensor is read and judged. The
 // daemon samples less often; the demo wants the owner's return to show at
 // once.
 const inprocSampleEvery = 50 * time.Millisecond
 
-// swarm is the set of in-process peers of one private swarm.
+// inprocSwarm is the set of in-process peers (members) of one private swarm.
 type inprocSwarm struct {
 	dir string // holds every member's files; removed by close
 	key []byte // the pre-shared swarm key
@@ -46,7 +46,7 @@ type inprocSwarm struct {
 	peers  []*inprocPeer
 }
 
-// memberSpec says how to build one member.
+// inprocSpec says how to build one member.
 type inprocSpec struct {
 	Name string
 	// Bootstrap addresses; empty for the first peer.
@@ -62,15 +62,13 @@ type inprocSpec struct {
 	Dedicated bool
 	Sensor    *sensor.Fake
 	IdleAfter time.Duration
-	// Peer options the benchmarks vary.
-	DisableDHT    bool
+	// DisablePubsub leaves the DHT as the only way to learn offers.
 	DisablePubsub bool
-	OfferEvery    time.Duration
 	// Meter counts task-stream bytes this member sends, by peer.
 	Meter bool
 }
 
-// member is one running peer.
+// inprocPeer is one running member.
 type inprocPeer struct {
 	name   string
 	node   *peer.Node
@@ -79,8 +77,8 @@ type inprocPeer struct {
 	sensor *sensor.Fake
 }
 
-// newInprocSwarm makes the swarm's directory under the system temp dir and a fresh
-// swarm key in it, as `scavenge init` would.
+// newInprocSwarm makes the swarm's directory under the system temp dir and
+// a fresh swarm key in it, as `scavenge init` would.
 func newInprocSwarm(ctx context.Context, prefix string, log *slog.Logger) (*inprocSwarm, error) {
 	dir, err := os.MkdirTemp("", prefix)
 	if err != nil {
@@ -109,7 +107,7 @@ func newInprocSwarm(ctx context.Context, prefix string, log *slog.Logger) (*inpr
 
 // add starts one member and returns when its node is up and its loops run.
 func (s *inprocSwarm) add(ctx context.Context, spec inprocSpec) (*inprocPeer, error) {
-	log := s.log.With("peer", spec.Name)
+	log := s.log.With("node", spec.Name)
 	id, _, err := crypto.GenerateEd25519Key(rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("%s: identity: %w", spec.Name, err)
@@ -120,9 +118,7 @@ func (s *inprocSwarm) add(ctx context.Context, spec inprocSpec) (*inprocPeer, er
 		Listen:        []string{"/ip4/127.0.0.1/tcp/0"},
 		Bootstrap:     spec.Bootstrap,
 		DHTMode:       "server",
-		DisableDHT:    spec.DisableDHT,
 		DisablePubsub: spec.DisablePubsub,
-		OfferEvery:    spec.OfferEvery,
 		Logger:        log,
 	})
 	if err != nil {
