@@ -313,6 +313,9 @@ func (d *donor) reclaimLocked(cause string) []func() {
 			continue
 		}
 		g := cl.guest
+		if g.stopping() {
+			continue // every presence sample while it stops would stop it again
+		}
 		g.setAction(action)
 		d.log.Info("stopping guest", "job", cl.jobID, "task", cl.taskID, "home", cl.remote, "action", action)
 		stops = append(stops, func() { g.stop(reason, true) })

@@ -467,6 +467,13 @@ func (g *guest) stop(reason string, preempted bool) {
 	}
 }
 
+// stopping reports whether the guest has been asked to stop.
+func (g *guest) stopping() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.reason != ""
+}
+
 // homeGone stops the guest of a home that stopped renewing and resets its
 // stream, which also unblocks output the home no longer reads.
 func (g *guest) homeGone(reason string) {

@@ -49,6 +49,7 @@ import (
 	"os/exec"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/scavenge/scavenge/scavenger"
@@ -163,6 +164,13 @@ func (e *Executor) Start(ctx context.Context, spec scavenger.ExecSpec) (scavenge
 	}
 	l.stdout, l.stderr = out.stdout, out.stderr
 	cmd, err := e.start(l)
+	// A program that was just written (an input placed by another
+	// goroutine while a fork held its descriptor) can be briefly "text
+	// file busy" (golang/go#22315): that passes, so try again shortly.
+	for delay := 5 * time.Millisecond; errors.Is(err, syscall.ETXTBSY) && delay <= 160*time.Millisecond; delay *= 2 {
+		time.Sleep(delay)
+		cmd, err = e.start(l)
+	}
 	if err != nil {
 		out.abort()
 		return nil, fmt.Errorf("start guest %q: %w", name, err)
