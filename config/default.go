@@ -46,7 +46,7 @@ func Default() Config {
 			Public:     false,
 			MDNS:       true,
 			DHTMode:    "server",
-			OfferEvery: Duration(time.Second),
+			OfferEvery: Duration(5 * time.Second),
 			OfferTTL:   Duration(15 * time.Second),
 		},
 		Donor: Donor{

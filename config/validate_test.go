@@ -65,7 +65,7 @@ func TestValidate(t *testing.T) {
 		{"public without key", func(c *Config) { c.Node.Public, c.Node.SwarmKey = true, "" }, "", ""},
 		{"dht mode", func(c *Config) { c.Node.DHTMode = "Server" }, "node.dht_mode", `"server", "client" or "auto"`},
 		{"offer_every zero", func(c *Config) { c.Node.OfferEvery = 0 }, "node.offer_every", "longer than 0"},
-		{"offer_ttl not above offer_every", func(c *Config) { c.Node.OfferTTL = c.Node.OfferEvery }, "node.offer_ttl", "longer than node.offer_every (1s)"},
+		{"offer_ttl not above offer_every", func(c *Config) { c.Node.OfferTTL = c.Node.OfferEvery }, "node.offer_ttl", "longer than node.offer_every (5s)"},
 		{"negative cpus", func(c *Config) { c.Donor.CPUs = -2 }, "donor.cpus", "negative"},
 		{"empty label", func(c *Config) { c.Donor.Labels = []string{"gpu", ""} }, "donor.labels[1]", "empty label"},
 		{"accept_from bad id", func(c *Config) { c.Donor.AcceptFrom = []string{testPeerID, "alice"} }, "donor.accept_from[1]", `"alice" is not a peer ID`},

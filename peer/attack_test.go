@@ -3,6 +3,7 @@ package peer_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	libp2ppeer "github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/pnet"
 	"github.com/libp2p/go-libp2p/core/record"
@@ -240,5 +242,79 @@ func TestDHTRejectsForgedAndStaleOffers(t *testing.T) {
 		if v, err := get(peer.OfferKey(id)); !errors.Is(err, routing.ErrNotFound) {
 			t.Errorf("record under %s: got %d bytes, err %v; want not found", id, len(v), err)
 		}
+	}
+}
+
+// TestDirectFetchRejectsForgedOffers: members of the swarm answer the
+// victim's direct offer requests with bad envelopes, one member per kind;
+// the victim keeps none of them, while a control member's good offer gets
+// through the same path.
+func TestDirectFetchRejectsForgedOffers(t *testing.T) {
+	psk := peertest.SwarmKey(t)
+	victim := peertest.NewSwarm(t, 1, func(_ int, o *peer.Options) { o.SwarmKey, o.DisablePubsub = psk, true })[0]
+	bystander := newKey(t)
+	now := time.Now()
+
+	type server struct {
+		name  string
+		k     key
+		asked atomic.Int32
+	}
+	// serve starts a member with key k that answers every offer request
+	// with answer.
+	serve := func(name string, k key, answer []byte) *server {
+		s := &server{name: name, k: k}
+		h := rawHost(t, k, psk)
+		h.SetStreamHandler(peer.OfferProtocol, func(st network.Stream) {
+			defer st.Close()
+			s.asked.Add(1)
+			_, _ = st.Write(answer)
+		})
+		connect(t, h, victim)
+		return s
+	}
+	var bad []*server
+	for name, answer := range map[string]func(k key) []byte{
+		"an offer claiming the bystander, signed by the server": func(k key) []byte {
+			return sealed(t, offerOf(bystander.id, "forged", 5, now), k.priv)
+		},
+		"the bystander's own offer, passed on": func(key) []byte {
+			return sealed(t, offerOf(bystander.id, "passed on", 5, now), bystander.priv)
+		},
+		"its own offer, expired": func(k key) []byte {
+			return sealed(t, offerOf(k.id, "stale", 5, now.Add(-time.Minute)), k.priv)
+		},
+		"a peer record, not an offer":   func(k key) []byte { return peerRecordEnvelope(t, k) },
+		"garbage larger than any offer": func(key) []byte { return make([]byte, 2*wire.MaxOfferSize) },
+	} {
+		k := newKey(t)
+		bad = append(bad, serve(name, k, answer(k)))
+	}
+	ck := newKey(t)
+	control := serve("control: its own valid offer", ck, sealed(t, offerOf(ck.id, "good", 5, now), ck.priv))
+
+	// A refused answer is asked for again a second later: a second request
+	// means the victim has dealt with the first.
+	peertest.WaitFor(t, wait, func() bool {
+		if _, ok := peertest.OfferOf(victim, control.k.id.String()); !ok {
+			return false
+		}
+		for _, s := range bad {
+			if s.asked.Load() < 2 {
+				return false
+			}
+		}
+		return true
+	}, "the control offer at the victim, and every bad member asked twice")
+
+	for _, s := range bad {
+		for _, id := range []libp2ppeer.ID{s.k.id, bystander.id} {
+			if o, ok := peertest.OfferOf(victim, id.String()); ok {
+				t.Errorf("%s: victim holds an offer for %s: %+v", s.name, id, o)
+			}
+		}
+	}
+	if n := len(victim.Offers()); n != 1 {
+		t.Errorf("victim holds %d offers, want the control's only", n)
 	}
 }

@@ -2,28 +2,29 @@ package peer
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/event"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/core/routing"
+	"github.com/libp2p/go-libp2p/p2p/host/eventbus"
 	mh "github.com/multiformats/go-multihash"
 )
 
-// Discovery timing. Lookups are frequent while a peer is new and the swarm
-// is forming, and back off once nothing new turns up.
+// Discovery timing. Provider lookups are frequent while a peer is new and the
+// swarm is forming, and back off once nothing new turns up: in a settled
+// swarm new peers announce themselves by connecting, which is seen at once.
 const (
-	findFirst      = 2 * time.Second  // provider lookups at start
-	findMax        = 30 * time.Second // ... and at most this far apart later
-	provideRetry   = time.Second      // after a failed provide (empty routing table)
-	provideFirst   = 10 * time.Second // re-provide soon: the first one reached few peers
-	provideMax     = time.Hour        // provider records last 48 h; the swarm's shape changes faster
-	fetchTick      = time.Second
-	fetchParallel  = 8
-	fetchRetryMin  = 2 * time.Second
-	fetchRetryMax  = 2 * time.Minute
+	findFirst      = 2 * time.Second        // provider lookups at start
+	findMax        = 30 * time.Second       // ... and at most this far apart later
+	findEmptyRetry = 100 * time.Millisecond // while the routing table is empty
+	findEmptyFast  = 10 * time.Second       // ... for this long after the start, then every findFirst
+	provideRetry   = time.Second            // after a failed provide (empty routing table)
+	provideFirst   = 10 * time.Second       // re-provide soon: the first one reached few peers
+	provideMax     = time.Hour              // provider records last 48 h; the swarm's shape changes faster
 	bootstrapEvery = 10 * time.Second
 )
 
@@ -37,22 +38,29 @@ func RendezvousCID(swarm string) cid.Cid {
 	return cid.NewCidV1(cid.Raw, sum)
 }
 
-// discovery finds the swarm's peers through DHT provider records and reads
-// their offers from the DHT. A provider record only says a peer was once in
-// the swarm (records last 48 h and cannot be withdrawn): only a fresh signed
+// discovery learns which peers exist and keeps an offer of each in the cache
+// when gossip does not. A provider record only says a peer was once in the
+// swarm (records last 48 h and cannot be withdrawn): only a fresh signed
 // offer says what it offers now.
+//
+// Peers are learned from the swarm's provider records and from every
+// connection whose peer speaks offerProtocol (the DHT's own lookups connect
+// us to much of the swarm). A new peer's offer is fetched at once, from the
+// peer itself (one round trip) or, when that fails, from the DHT (a whole
+// lookup). After that each peer costs one fetch per offer lifetime, shortly
+// before the cached offer would expire, and none while gossip keeps it fresh.
+//
+// Polling every peer's offer through DHT lookups every few seconds, as this
+// did at first, grows with the square of the swarm times the lookup's 20-odd
+// requests: 50 peers on two cores never finished forming.
 type discovery struct {
-	n     *Node
-	rdv   cid.Cid
-	sem   chan struct{}
-	mu    sync.Mutex
-	known map[peer.ID]*fetchState // every provider seen
-}
+	n    *Node
+	rdv  cid.Cid
+	sem  chan struct{} // bounds fetches in flight
+	wake chan struct{} // buffered(1): the fetch schedule changed (a new peer, a fetch ended)
 
-type fetchState struct {
-	next     time.Time     // do not fetch before
-	backoff  time.Duration // after failures
-	inflight bool
+	mu    sync.Mutex
+	known map[peer.ID]*fetchState
 }
 
 func newDiscovery(n *Node) *discovery {
@@ -60,8 +68,27 @@ func newDiscovery(n *Node) *discovery {
 		n:     n,
 		rdv:   RendezvousCID(n.swarm),
 		sem:   make(chan struct{}, fetchParallel),
+		wake:  make(chan struct{}, 1),
 		known: make(map[peer.ID]*fetchState),
 	}
+}
+
+// learn adds p to the known peers and reports whether it was new; a new peer
+// is due for a fetch at once.
+func (d *discovery) learn(p peer.ID) bool {
+	if p == d.n.self {
+		return false
+	}
+	d.mu.Lock()
+	_, ok := d.known[p]
+	if !ok {
+		d.known[p] = &fetchState{}
+	}
+	d.mu.Unlock()
+	if !ok {
+		wake(d.wake)
+	}
+	return !ok
 }
 
 // runProvide announces this peer under the rendezvous key, retrying quickly
@@ -89,16 +116,26 @@ func (d *discovery) runProvide(ctx context.Context) error {
 	}
 }
 
-// runFind looks up the rendezvous providers, dials the new ones and makes
-// them candidates for offer fetches.
+// runFind looks up the rendezvous providers and learns the new ones. The
+// first lookup starts as soon as the routing table has a peer to ask: a
+// newcomer's fills moments after its bootstrap connection, so the table is
+// checked often at first; a peer that stays alone checks less often (peers
+// that come later dial it, and runWatch learns them).
 func (d *discovery) runFind(ctx context.Context) error {
+	start := time.Now()
 	every := findFirst
 	for {
-		fresh := d.find(ctx)
-		if ctx.Err() != nil {
-			return nil
+		if d.n.dht.RoutingTable().Size() == 0 {
+			wait := findFirst
+			if time.Since(start) < findEmptyFast {
+				wait = findEmptyRetry
+			}
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			continue
 		}
-		if fresh > 0 || d.n.dht.RoutingTable().Size() == 0 {
+		if d.find(ctx) > 0 {
 			every = findFirst
 		} else {
 			every = min(every*2, findMax)
@@ -109,116 +146,68 @@ func (d *discovery) runFind(ctx context.Context) error {
 	}
 }
 
-// find runs one provider lookup and returns how many peers were new.
+// find runs one provider lookup and returns how many peers were new. The
+// lookup asks for every provider (count 0): servers answer with all the
+// records they hold, not the 20 closest, so one lookup sees the whole swarm.
 func (d *discovery) find(ctx context.Context) int {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	fresh := 0
+	found, fresh := 0, 0
 	for ai := range d.n.dht.FindProvidersAsync(ctx, d.rdv, 0) {
 		if ai.ID == d.n.self {
 			continue
 		}
-		d.mu.Lock()
-		if _, ok := d.known[ai.ID]; !ok {
-			d.known[ai.ID] = &fetchState{}
+		found++
+		if d.learn(ai.ID) {
 			fresh++
 		}
-		d.mu.Unlock()
-		d.n.dialer.dial(ai)
 	}
 	if fresh > 0 {
-		d.n.log.Debug("rendezvous providers found", "new", fresh)
+		d.n.log.Debug("rendezvous providers found", "found", found, "new", fresh)
 	}
 	return fresh
 }
 
-// runFetch reads from the DHT the offers that gossip has not brought: every
-// known peer's when pubsub is off, otherwise only those missing or about to
-// expire.
-func (d *discovery) runFetch(ctx context.Context) error {
-	tick := time.NewTicker(fetchTick)
-	defer tick.Stop()
-	var wg sync.WaitGroup
-	defer wg.Wait()
+// runWatch learns every peer we connect to that serves offers, as soon as
+// identify has told us its protocols: peers that dial us, peers our DHT
+// lookups reach, peers from mDNS or the bootstrap list.
+func (d *discovery) runWatch(ctx context.Context) error {
+	// The bus blocks identify while our buffer is full; learn is a map
+	// insert, so a modest buffer never fills for long.
+	sub, err := d.n.h.EventBus().Subscribe([]any{
+		new(event.EvtPeerIdentificationCompleted),
+		new(event.EvtPeerProtocolsUpdated),
+	}, eventbus.BufSize(256), eventbus.Name("scavenge-discovery"))
+	if err != nil {
+		return fmt.Errorf("discovery: subscribe to identify events: %w", err)
+	}
+	defer sub.Close()
+	// Peers identified before we subscribed.
+	for _, p := range d.n.h.Network().Peers() {
+		if ps, err := d.n.h.Peerstore().SupportsProtocols(p, offerProtocol); err == nil && len(ps) > 0 {
+			d.learn(p)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case now := <-tick.C:
-			for _, p := range d.due(now) {
-				select {
-				case d.sem <- struct{}{}:
-				case <-ctx.Done():
-					d.done(p, false, now)
-					continue
+		case e, ok := <-sub.Out():
+			if !ok {
+				return nil
+			}
+			switch e := e.(type) {
+			case event.EvtPeerIdentificationCompleted:
+				if slices.Contains(e.Protocols, offerProtocol) {
+					d.learn(e.Peer)
 				}
-				wg.Go(func() {
-					defer func() { <-d.sem }()
-					d.done(p, d.fetch(ctx, p), time.Now())
-				})
+			case event.EvtPeerProtocolsUpdated:
+				if slices.Contains(e.Added, offerProtocol) {
+					d.learn(e.Peer)
+				}
 			}
 		}
 	}
-}
-
-// due marks and returns the peers whose offer should be fetched now.
-func (d *discovery) due(now time.Time) []peer.ID {
-	ttl := d.n.o.OfferTTL
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []peer.ID
-	for p, st := range d.known {
-		if st.inflight || now.Before(st.next) {
-			continue
-		}
-		if o, ok := d.n.cache.get(p); ok && o.Fresh(now) {
-			if d.n.topic != nil && o.Expires.Sub(now) > ttl/2 {
-				continue // gossip keeps this one fresh
-			}
-			if d.n.topic == nil && now.Sub(o.Issued) < ttl/3 {
-				continue
-			}
-		}
-		st.inflight = true
-		out = append(out, p)
-	}
-	return out
-}
-
-// done records the outcome of a fetch of p.
-func (d *discovery) done(p peer.ID, ok bool, now time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	st := d.known[p]
-	st.inflight = false
-	if ok {
-		st.backoff = 0
-		// The owner re-puts every TTL/3: looking sooner finds the same record.
-		st.next = now.Add(d.n.o.OfferTTL / 3)
-		return
-	}
-	st.backoff = min(max(st.backoff*2, fetchRetryMin), fetchRetryMax)
-	st.next = now.Add(st.backoff)
-}
-
-// fetch reads p's offer from the DHT and reports whether it found a valid one.
-func (d *discovery) fetch(ctx context.Context, p peer.ID) bool {
-	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
-	defer cancel()
-	val, err := d.n.dht.GetValue(ctx, OfferKey(p))
-	if err != nil {
-		if !errors.Is(err, routing.ErrNotFound) && ctx.Err() == nil {
-			d.n.log.Debug("offer lookup failed", "peer", shortID(p), "err", err)
-		}
-		return false
-	}
-	o, signer, err := OpenOffer(val, time.Now())
-	if err != nil || signer != p {
-		// The DHT validated it, so this is an offer that expired in between.
-		return false
-	}
-	d.n.acceptOffer(p, o, sourceDHT)
-	return true
 }
 
 // runBootstrap redials bootstrap peers we lost (or never reached), so a

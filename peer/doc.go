@@ -4,11 +4,13 @@
 //
 // A Node publishes this peer's signed Offer on a gossipsub topic whenever it
 // changes and as a heartbeat, and stores it in the DHT under the peer's own
-// key. It learns other peers' offers from both: gossip for speed, and DHT
-// provider records (the per-swarm rendezvous) plus direct lookups for peers
-// gossip has not reached. Every offer is a libp2p signed envelope; offers with
-// a bad signature, a forged peer ID, an expired time or an older sequence
-// number are dropped wherever they come from.
+// key. It learns other peers' offers from gossip, and finds peers through DHT
+// provider records (the per-swarm rendezvous) and its connections, asking each
+// new one for its offer directly (or reading it from the DHT when the peer
+// cannot be asked) and again before it expires when gossip is silent. Every
+// offer is a libp2p signed envelope; offers with a bad signature, a forged
+// peer ID, an expired time or an older sequence number are dropped wherever
+// they come from.
 //
 // *Node implements the engine's scavenger.Mesh interface; this package does
 // not import scavenger, so the engine can be tested without a network.

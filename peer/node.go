@@ -100,6 +100,7 @@ func New(ctx context.Context, o Options) (_ *Node, err error) {
 		return nil, err
 	}
 	n.dialer = newDialer(n.h, n.log)
+	n.h.SetStreamHandler(offerProtocol, n.serveOffer)
 	if !o.DisableDHT {
 		if n.dht, err = newDHT(n.h, o.DHTMode, bootstrap); err != nil {
 			return nil, err
@@ -158,6 +159,7 @@ func (n *Node) Run(ctx context.Context) error {
 		d := newDiscovery(n)
 		g.Go(func() error { return d.runProvide(ctx) })
 		g.Go(func() error { return d.runFind(ctx) })
+		g.Go(func() error { return d.runWatch(ctx) })
 		g.Go(func() error { return d.runFetch(ctx) })
 	}
 	return g.Wait()
@@ -325,11 +327,18 @@ func addrsOf(infos []peer.AddrInfo, p peer.ID) []ma.Multiaddr {
 	return nil
 }
 
-// shortID is the tail of a peer ID, enough to tell peers apart in logs.
-func shortID(p peer.ID) string {
-	s := p.String()
-	if len(s) > 8 {
-		return s[len(s)-8:]
+// shortID is the tail of a peer ID, enough to tell peers apart in logs. It
+// is a slog.LogValuer: encoding an ID costs a base58 conversion, and the hot
+// paths (every offer received) log at debug level, usually switched off.
+type shortID peer.ID
+
+func (s shortID) String() string {
+	str := peer.ID(s).String()
+	if len(str) > 8 {
+		return str[len(str)-8:]
 	}
-	return s
+	return str
 }
+
+// LogValue implements slog.LogValuer.
+func (s shortID) LogValue() slog.Value { return slog.StringValue(s.String()) }

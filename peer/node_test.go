@@ -2,6 +2,7 @@ package peer_test
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -183,43 +184,100 @@ func TestDiscoveryByPubsubOnly(t *testing.T) {
 }
 
 // TestDiscoveryByDHTOnly: with gossip off, a new peer bootstrapped to one
-// node finds another node's idle offer through the swarm's provider record
-// and a DHT lookup of the offer.
+// node finds another node's idle offer through the swarm's provider record,
+// and reads it from that node, or from the DHT when the node does not answer
+// offer requests (an older version, say); a change reaches it the same way.
 func TestDiscoveryByDHTOnly(t *testing.T) {
 	t.Parallel()
-	psk := peertest.SwarmKey(t)
-	// A short TTL makes owners re-put and readers re-fetch every second.
-	short := func(o *peer.Options) {
-		o.SwarmKey, o.DisablePubsub = psk, true
-		o.OfferEvery, o.OfferTTL = 500*time.Millisecond, 3*time.Second
+	tests := []struct {
+		name        string
+		serveOffers bool
+	}{
+		{"asked of the donor", true},
+		{"read from the DHT", false},
 	}
-	nodes := peertest.NewSwarm(t, 2, func(_ int, o *peer.Options) { short(o) })
-	donor := nodes[1]
-	donor.SetOffer(peertest.IdleOffer("donor", 2))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			psk := peertest.SwarmKey(t)
+			// A short TTL makes owners re-put and readers re-fetch every second.
+			short := func(o *peer.Options) {
+				o.SwarmKey, o.DisablePubsub = psk, true
+				o.OfferEvery, o.OfferTTL = 500*time.Millisecond, 3*time.Second
+			}
+			nodes := peertest.NewSwarm(t, 2, func(_ int, o *peer.Options) { short(o) })
+			donor := nodes[1]
+			if !tt.serveOffers {
+				donor.Host().RemoveStreamHandler(peer.OfferProtocol)
+			}
+			donor.SetOffer(peertest.IdleOffer("donor", 2))
+
+			o := peertest.Options(t, psk)
+			short(&o)
+			o.Bootstrap = nodes[0].Addrs()
+			newcomer := peertest.Start(t, o)
+			peertest.WaitFor(t, wait, func() bool { _, ok := peertest.OfferOf(newcomer, donor.ID()); return ok },
+				"the newcomer to find the donor's offer")
+			got, _ := peertest.OfferOf(newcomer, donor.ID())
+			if got.Name != "donor" || got.State != wire.StateIdle || got.FreeCPUs != 2 {
+				t.Errorf("newcomer sees %+v, want the donor's idle offer", got)
+			}
+			// Node 0 never set an offer: being a provider is not being idle.
+			if _, ok := peertest.OfferOf(newcomer, nodes[0].ID()); ok {
+				t.Error("newcomer lists an offer for node 0, which never made one")
+			}
+
+			paused := peertest.IdleOffer("donor", 2)
+			paused.State, paused.FreeCPUs = wire.StatePaused, 0
+			donor.SetOffer(paused)
+			peertest.WaitFor(t, wait, func() bool {
+				o, ok := peertest.OfferOf(newcomer, donor.ID())
+				return ok && o.State == wire.StatePaused
+			}, "the newcomer to see the donor paused")
+		})
+	}
+}
+
+// TestDHTOnlyNewcomerSeesWholeSwarm: with gossip off, a newcomer to a swarm
+// larger than a Kademlia bucket (20, the number of closest peers a DHT
+// lookup asks, and that providers are stored on) sees every peer's offer:
+// provider lookups return every provider, not 20, and every peer answers
+// for its own offer.
+func TestDHTOnlyNewcomerSeesWholeSwarm(t *testing.T) {
+	t.Parallel()
+	const size = 24
+	psk := peertest.SwarmKey(t)
+	dhtOnly := func(o *peer.Options) { o.SwarmKey, o.DisablePubsub = psk, true }
+	nodes := peertest.NewSwarm(t, size, func(_ int, o *peer.Options) { dhtOnly(o) })
+	for i, n := range nodes {
+		n.SetOffer(peertest.IdleOffer(fmt.Sprintf("donor%d", i), 1))
+	}
 
 	o := peertest.Options(t, psk)
-	short(&o)
+	dhtOnly(&o)
 	o.Bootstrap = nodes[0].Addrs()
+	start := time.Now()
 	newcomer := peertest.Start(t, o)
-	peertest.WaitFor(t, wait, func() bool { _, ok := peertest.OfferOf(newcomer, donor.ID()); return ok },
-		"the newcomer to find the donor's offer in the DHT")
-	got, _ := peertest.OfferOf(newcomer, donor.ID())
-	if got.Name != "donor" || got.State != wire.StateIdle || got.FreeCPUs != 2 {
-		t.Errorf("newcomer sees %+v, want the donor's idle offer", got)
+	var last []string
+	defer func() {
+		if t.Failed() {
+			t.Logf("the newcomer misses %v", last)
+		}
+	}()
+	missing := func() []string {
+		var out []string
+		for i, n := range nodes {
+			if o, ok := peertest.OfferOf(newcomer, n.ID()); !ok || o.State != wire.StateIdle {
+				out = append(out, fmt.Sprintf("donor%d", i))
+			}
+		}
+		return out
 	}
-	// Node 0 never set an offer: being a provider is not being idle.
-	if _, ok := peertest.OfferOf(newcomer, nodes[0].ID()); ok {
-		t.Error("newcomer lists an offer for node 0, which never made one")
+	peertest.WaitFor(t, wait, func() bool { last = missing(); return len(last) == 0 }, "the newcomer to see every donor idle")
+	t.Logf("the newcomer saw all %d donors %s after its start", size, time.Since(start).Round(time.Millisecond))
+	if got := len(newcomer.Offers()); got != size {
+		t.Errorf("newcomer holds %d offers, want %d", got, size)
 	}
-
-	// A change reaches the newcomer through the DHT too.
-	paused := peertest.IdleOffer("donor", 2)
-	paused.State, paused.FreeCPUs = wire.StatePaused, 0
-	donor.SetOffer(paused)
-	peertest.WaitFor(t, wait, func() bool {
-		o, ok := peertest.OfferOf(newcomer, donor.ID())
-		return ok && o.State == wire.StatePaused
-	}, "the newcomer to see the donor paused")
 }
 
 func drain(c <-chan struct{}) {

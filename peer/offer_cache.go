@@ -14,6 +14,7 @@ import (
 // Where an offer came from, for logs.
 const (
 	sourcePubsub = "pubsub"
+	sourceDirect = "direct" // asked the peer itself (offerProtocol)
 	sourceDHT    = "dht"
 )
 
@@ -77,6 +78,15 @@ func (c *offerCache) get(p peer.ID) (wire.Offer, bool) {
 	defer c.mu.Unlock()
 	e, ok := c.entries[p]
 	return e.offer, ok
+}
+
+// expires returns when p's cached offer expires, fresh or not; discovery
+// asks this of every known peer, so it copies nothing.
+func (c *offerCache) expires(p peer.ID) (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[p]
+	return e.offer.Expires, ok
 }
 
 // list returns the fresh offers, ordered by peer ID so callers see a stable order.

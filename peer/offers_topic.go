@@ -58,7 +58,7 @@ func joinOffersTopic(ps *pubsub.PubSub, swarm string, self peer.ID, cache *offer
 		_ = ps.UnregisterTopicValidator(t.name)
 		return nil, fmt.Errorf("offer topic %s: join: %w", t.name, err)
 	}
-	sub, err := topic.Subscribe()
+	sub, err := topic.Subscribe(pubsub.WithBufferSize(offerSubBuffer))
 	if err != nil {
 		_ = topic.Close()
 		_ = ps.UnregisterTopicValidator(t.name)
@@ -68,6 +68,14 @@ func joinOffersTopic(ps *pubsub.PubSub, swarm string, self peer.ID, cache *offer
 	return t, nil
 }
 
+// offerSubBuffer is how many validated offers may wait for the read loop
+// before gossipsub drops them ("subscriber too slow"). Every peer publishes
+// once per heartbeat, and a peer joining the mesh is sent the last few
+// heartbeats' worth of the whole swarm at once: at 50 peers the default of
+// 32 overflowed. 1024 holds several heartbeats of a few hundred peers, at
+// about a kilobyte each.
+const offerSubBuffer = 1024
+
 // publish sends one sealed offer envelope.
 func (t *offersTopic) publish(ctx context.Context, envelope []byte) error {
 	if err := t.topic.Publish(ctx, envelope); err != nil {
@@ -76,7 +84,9 @@ func (t *offersTopic) publish(ctx context.Context, envelope []byte) error {
 	return nil
 }
 
-// run reads validated offers until ctx ends and hands each to deliver.
+// run reads validated offers until ctx ends and hands each to deliver. The
+// validator has done the expensive part (the signature); this loop only
+// stores, so it keeps up with the whole swarm's heartbeats.
 func (t *offersTopic) run(ctx context.Context, deliver func(peer.ID, *wire.Offer, string)) error {
 	for {
 		msg, err := t.sub.Next(ctx)
@@ -86,14 +96,15 @@ func (t *offersTopic) run(ctx context.Context, deliver func(peer.ID, *wire.Offer
 			}
 			return fmt.Errorf("offer topic %s: %w", t.name, err)
 		}
-		if msg.GetFrom() == t.self {
-			continue
+		from := msg.GetFrom()
+		if from == t.self {
+			continue // Publish delivers to our own subscription too
 		}
 		o, ok := msg.ValidatorData.(*wire.Offer)
 		if !ok {
 			continue // cannot happen: the validator sets it on every accepted message
 		}
-		deliver(msg.GetFrom(), o, sourcePubsub)
+		deliver(from, o, sourcePubsub)
 	}
 }
 

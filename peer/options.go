@@ -20,7 +20,7 @@ type Options struct {
 	DHTMode       string          // "server" (default), "client", "auto"
 	DisableDHT    bool            // tests/bench: discovery by pubsub (and bootstrap/mDNS) only
 	DisablePubsub bool            // tests/bench: discovery by the DHT only
-	OfferEvery    time.Duration   // heartbeat republish; default 1s
+	OfferEvery    time.Duration   // heartbeat republish; default 5s
 	OfferTTL      time.Duration   // offer validity; default 15s
 	Logger        *slog.Logger    // default: discard
 	HostOptions   []libp2p.Option // appended to the host's options: a seam for tests and benchmarks
@@ -28,7 +28,7 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultOfferEvery = time.Second
+	DefaultOfferEvery = 5 * time.Second
 	DefaultOfferTTL   = 15 * time.Second
 	// SwarmKeySize is the length of a pnet pre-shared key.
 	SwarmKeySize = 32

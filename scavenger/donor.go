@@ -133,6 +133,11 @@ func newDonor(e *Engine) *donor {
 func (d *donor) run(ctx context.Context) error {
 	tick := time.NewTicker(max(d.lease/4, 10*time.Millisecond))
 	defer tick.Stop()
+	// held is armed while a slot-count change waits out offerCoalesce.
+	held := time.NewTimer(time.Hour)
+	held.Stop()
+	defer held.Stop()
+	holding := false
 	var last wire.Offer
 	var lastAt time.Time
 	published := false
@@ -147,6 +152,19 @@ func (d *donor) run(ctx context.Context) error {
 			if offerEqual(o, withReason(last, o.Reason)) && time.Since(lastAt) < reasonRepublish {
 				return
 			}
+			// Free slots change with every tiny task; publishing each costs a
+			// signature and a gossip round, so they go out at most every
+			// offerCoalesce. A change of state (the owner is back, paused)
+			// goes out at once.
+			if o.State == last.State {
+				if wait := offerCoalesce - time.Since(lastAt); wait > 0 {
+					if !holding {
+						held.Reset(wait)
+						holding = true
+					}
+					return
+				}
+			}
 		}
 		d.e.opts.Mesh.SetOffer(o)
 		last, lastAt, published = o, time.Now(), true
@@ -158,6 +176,9 @@ func (d *donor) run(ctx context.Context) error {
 			d.shutdown()
 			return nil
 		case <-d.dirty:
+			publish()
+		case <-held.C:
+			holding = false
 			publish()
 		case <-tick.C:
 			d.expire()
@@ -173,6 +194,11 @@ func (d *donor) changed() {
 	default:
 	}
 }
+
+// offerCoalesce is the least time between two offers that differ only in
+// free slots or memory: short against a claim's round trip, long enough to
+// fold the slot changes of hundreds of tiny tasks into a few offers.
+const offerCoalesce = 100 * time.Millisecond
 
 func withReason(o wire.Offer, r string) wire.Offer { o.Reason = r; return o }
 

@@ -34,6 +34,12 @@ const (
 	// homeCancelWait is how long a cancelled task's donor has to report the
 	// exit before the home gives up on it and resets the stream.
 	homeCancelWait = 15 * time.Second
+	// waitingEvery is how often a queued task's watchers hear that the
+	// reason it waits changed. Under load the sentence (which counts free
+	// slots) changes with nearly every dispatch, and an event per queued
+	// task each time would cost more than the dispatching itself; Job and
+	// Jobs always show the current one.
+	waitingEvery = time.Second
 	// reasonRestarted is what a task left running by a previous daemon says.
 	reasonRestarted = "home daemon restarted"
 	// reasonCancelled is the cancel reason when the user gave none.
@@ -50,19 +56,42 @@ type taskKey struct{ job, task string }
 type pending struct {
 	key       taskKey
 	req       SubmitRequest
+	order     uint64    // place in the queue: a requeued task keeps its own
+	kind      string    // taskKind of req: tasks of a kind match the same peers
 	since     time.Time // queued at: the wait timeout counts from here
 	placing   bool      // claims for it are in flight
 	cancelled string    // set by cancel while placing: the placer finishes it
-	waiting   string    // the last waiting sentence published
+	waiting   string    // why it waits now: Job and Jobs show it
+	announced string    // the last waiting sentence published as an event
+	lastSaid  time.Time // when it was published
+}
+
+// enqueueLocked puts a task at the end of the queue.
+func (h *home) enqueueLocked(k taskKey, req SubmitRequest, since time.Time) {
+	h.lastOrder++
+	h.requeueLocked(k, req, since, h.lastOrder)
+}
+
+// requeueLocked puts a task back in the queue at its first place, so a task
+// preempted on a donor runs before the ones submitted after it.
+func (h *home) requeueLocked(k taskKey, req SubmitRequest, since time.Time, order uint64) {
+	p := &pending{key: k, req: req, since: since, order: order,
+		kind: taskKind(req.Requirements, req.AllowLocal || h.e.opts.Home.AllowLocal)}
+	i := len(h.queue)
+	for i > 0 && h.queue[i-1].order > order {
+		i--
+	}
+	h.queue = slices.Insert(h.queue, i, p)
 }
 
 // home is the home side of an Engine.
 type home struct {
-	e    *Engine
-	log  *slog.Logger
-	st   *store
-	hub  *eventHub
-	wake chan struct{} // capacity 1: something worth a dispatch happened
+	e      *Engine
+	log    *slog.Logger
+	st     *store
+	hub    *eventHub
+	hashes *inputHashes  // inputs' SHA-256, remembered across submits
+	wake   chan struct{} // capacity 1: something worth a dispatch happened
 
 	// Timing; variables so tests can shorten them.
 	claimTimeout, tick, cancelWait time.Duration
@@ -70,8 +99,10 @@ type home struct {
 	mu        sync.Mutex
 	closed    bool
 	queue     []*pending // in submission order
+	lastOrder uint64     // the order of the last task queued
 	runs      map[taskKey]*taskRun
 	views     map[string]slotView // per peer: what we changed since its offer
+	ours      map[string]slotUse  // per peer: our claims in flight and tasks running there
 	seqs      map[string]uint64   // per peer: the newest offer sequence seen
 	localNote string              // why this machine refused the last local claim
 	// localClaims is the slots and memory of local claims in flight: the
@@ -94,10 +125,10 @@ func newHome(e *Engine) (*home, error) {
 		return nil, err
 	}
 	h := &home{
-		e: e, log: e.log.With("component", "home"), st: st, hub: newEventHub(),
+		e: e, log: e.log.With("component", "home"), st: st, hub: newEventHub(), hashes: newInputHashes(),
 		wake:         make(chan struct{}, 1),
 		claimTimeout: homeClaimTimeout, tick: homeTick, cancelWait: homeCancelWait,
-		runs: map[taskKey]*taskRun{}, views: map[string]slotView{}, seqs: map[string]uint64{},
+		runs: map[taskKey]*taskRun{}, views: map[string]slotView{}, ours: map[string]slotUse{}, seqs: map[string]uint64{},
 	}
 	jobs, requeued, err := st.recoverUnfinished(reasonRestarted)
 	if err != nil {
@@ -112,7 +143,7 @@ func newHome(e *Engine) (*home, error) {
 		}
 		for _, t := range j.Tasks {
 			if t.State == StateQueued {
-				h.queue = append(h.queue, &pending{key: taskKey{j.ID, t.ID}, req: j.Request, since: now})
+				h.enqueueLocked(taskKey{j.ID, t.ID}, j.Request, now)
 			}
 		}
 	}
@@ -194,7 +225,7 @@ func (h *home) submit(ctx context.Context, req SubmitRequest) (string, error) {
 			return "", err
 		}
 		f := &inputs[i]
-		if f.SHA, f.Size, err = hashFile(f.Path); err != nil {
+		if f.SHA, f.Size, err = h.hashes.sum(f.Path); err != nil {
 			return "", fmt.Errorf("input %s: %w", f.Path, err)
 		}
 	}
@@ -230,7 +261,7 @@ func (h *home) submit(ctx context.Context, req SubmitRequest) (string, error) {
 		return id, nil
 	}
 	for _, t := range j.Tasks {
-		h.queue = append(h.queue, &pending{key: taskKey{id, t.ID}, req: req, since: now})
+		h.enqueueLocked(taskKey{id, t.ID}, req, now)
 	}
 	h.log.Info("job submitted", "job", id, "argv", req.Argv, "inputs", len(inputs))
 	h.poke()
@@ -494,12 +525,11 @@ func (h *home) dispatch(ctx context.Context) {
 			i++
 			continue
 		}
-		allowLocal := p.req.AllowLocal || h.e.opts.Home.AllowLocal
-		kind := taskKind(p.req.Requirements, allowLocal)
 		var cands []candidate
-		why, known := unplaced[kind]
+		why, known := unplaced[p.kind]
 		if !known {
-			in := matchInput{now: now, req: p.req.Requirements, self: self, offers: offers, views: h.views}
+			allowLocal := p.req.AllowLocal || h.e.opts.Home.AllowLocal
+			in := matchInput{now: now, req: p.req.Requirements, self: self, offers: offers, views: h.views, ours: h.ours}
 			if allowLocal {
 				if local == nil {
 					local = h.localOffer(now)
@@ -509,14 +539,15 @@ func (h *home) dispatch(ctx context.Context) {
 			cands, why = match(in)
 		}
 		if len(cands) == 0 {
-			unplaced[kind] = why
+			unplaced[p.kind] = why
 			if wait := h.waitTimeout(p.req); wait > 0 && now.Sub(p.since) >= wait {
 				h.queue = slices.Delete(h.queue, i, i+1)
 				expired = append(expired, note{p.key, fmt.Sprintf("no idle peer within %s: %s", wait, why)})
 				continue
 			}
-			if why != p.waiting {
-				p.waiting = why
+			p.waiting = why
+			if why != p.announced && (p.lastSaid.IsZero() || now.Sub(p.lastSaid) >= waitingEvery) {
+				p.announced, p.lastSaid = why, now
 				waits = append(waits, note{p.key, why})
 			}
 			i++
@@ -581,6 +612,24 @@ func (h *home) reserveLocked(c candidate, r Requirements) {
 	v.cpus -= needCPUs(r)
 	v.memory -= int64(r.MemoryBytes)
 	h.views[c.peer] = v
+	h.useLocked(c.peer, r, 1)
+}
+
+// useLocked counts (sign 1) or stops counting (sign -1) a slot of ours at
+// peer: a claim about to be made, then the task running on it.
+func (h *home) useLocked(peer string, r Requirements, sign int) {
+	u := h.ours[peer]
+	u.cpus += sign * needCPUs(r)
+	if sign > 0 {
+		u.memory += r.MemoryBytes
+	} else {
+		u.memory -= min(u.memory, r.MemoryBytes)
+	}
+	if u.cpus <= 0 {
+		delete(h.ours, peer)
+		return
+	}
+	h.ours[peer] = u
 }
 
 // unreserveLocked undoes reserveLocked for a claim not made after all (or,
@@ -591,6 +640,7 @@ func (h *home) unreserveLocked(c candidate, r Requirements) {
 		h.localClaims.memory -= r.MemoryBytes
 		return
 	}
+	h.useLocked(c.peer, r, -1)
 	if v, ok := h.views[c.peer]; ok && v.seq == c.seq {
 		v.cpus += needCPUs(r)
 		v.memory += int64(r.MemoryBytes)
@@ -609,6 +659,7 @@ func (h *home) releaseLocked(c candidate, r Requirements, refused string) {
 		}
 		return
 	}
+	h.useLocked(c.peer, r, -1)
 	seq := max(h.seqs[c.peer], c.seq)
 	v := h.views[c.peer]
 	fresh := v.seq != seq
@@ -669,12 +720,16 @@ func (h *home) place(ctx context.Context, p *pending, cands []candidate) {
 		h.mu.Lock()
 		h.queue = slices.DeleteFunc(h.queue, func(q *pending) bool { return q == p })
 		if p.cancelled != "" {
-			// The claim lapses on the donor when no task starts on it.
+			// The claim lapses on the donor when no task starts on it;
+			// until then the peer's offers count the slot as taken.
+			if !c.local {
+				h.useLocked(c.peer, p.req.Requirements, -1)
+			}
 			h.mu.Unlock()
 			h.endTask(p.key, StateCancelled, p.cancelled, nil)
 			return
 		}
-		r := newTaskRun(p.key, p.req, c, resp)
+		r := newTaskRun(p, c, resp)
 		h.runs[p.key] = r
 		h.mu.Unlock()
 		h.finishAttempt(r, h.runTask(ctx, r))

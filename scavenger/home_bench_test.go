@@ -1,8 +1,11 @@
 package scavenger
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -74,6 +77,25 @@ func BenchmarkTinyTaskThroughput(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "tasks/s")
 	b.ReportMetric(float64(submitted.Microseconds())/1000/float64(b.N), "submit-ms/op")
+}
+
+// BenchmarkSubmitSameInput submits jobs sharing one 44 MB input, as a
+// parameter sweep over one data file does, and reports the time of Submit
+// (which hashes the inputs unless it knows them). No donor takes the jobs.
+func BenchmarkSubmitSameInput(b *testing.B) {
+	home := startNode(b, "home", Options{Logger: slog.New(slog.DiscardHandler)})
+	// The file counts as written long ago, as a real input usually is.
+	home.e.home.hashes.now = func() time.Time { return time.Now().Add(time.Hour) }
+	in := filepath.Join(b.TempDir(), "data.bin")
+	if err := os.WriteFile(in, bytes.Repeat([]byte("0123456789abcdef"), 44<<20/16), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	out := b.TempDir()
+	for b.Loop() {
+		if _, err := home.e.Submit(b.Context(), SubmitRequest{Argv: []string{"wc", "-c", "data.bin"}, Inputs: []string{in}, OutDir: out}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // benchNodes starts a home linked to donors with 4 slots each, all logging

@@ -37,6 +37,13 @@ type slotView struct {
 	refused string
 }
 
+// slotUse is what this home's claims and tasks take on one peer, known
+// exactly here, however late the peer's offers say so.
+type slotUse struct {
+	cpus   int
+	memory uint64
+}
+
 // matchInput is everything matching looks at.
 type matchInput struct {
 	now       time.Time
@@ -44,6 +51,7 @@ type matchInput struct {
 	self      string       // this peer's ID: never a remote candidate
 	offers    []wire.Offer // other peers' offers
 	views     map[string]slotView
+	ours      map[string]slotUse
 	local     *wire.Offer // this machine as an offer; nil unless allow_local
 	localNote string      // why this machine refused the last claim, if it did
 }
@@ -51,13 +59,20 @@ type matchInput struct {
 // needCPUs is the slots a task needs: at least one.
 func needCPUs(r Requirements) int { return max(r.CPUs, 1) }
 
-// freeSlots returns a peer's free slots and memory as this home sees them.
-func freeSlots(o *wire.Offer, v slotView, ok bool) (cpus int, memory uint64) {
+// freeSlots returns a peer's free slots and memory as this home sees them:
+// its offer, adjusted by what this home did since (v), and never more than
+// what our own claims and tasks there leave. An offer can be older than our
+// latest claims there (it was issued before the claims reached the peer,
+// and arrived after) and then says those slots are free: claiming them would
+// only be declined, and the peer skipped until its next offer.
+func freeSlots(o *wire.Offer, v slotView, ok bool, ours slotUse) (cpus int, memory uint64) {
 	cpus, mem := o.FreeCPUs, int64(o.FreeMemoryBytes)
 	if ok && v.seq == o.Seq {
 		cpus += v.cpus
 		mem += v.memory
 	}
+	cpus = min(cpus, o.CPUs-ours.cpus)
+	mem = min(mem, int64(o.MemoryBytes)-int64(min(ours.memory, o.MemoryBytes)))
 	return min(max(cpus, 0), o.CPUs), uint64(min(max(mem, 0), int64(o.MemoryBytes)))
 }
 
@@ -143,7 +158,7 @@ func match(in matchInput) (cands []candidate, why string) {
 	}
 	free := func(o *wire.Offer) (int, uint64) {
 		v, ok := in.views[o.Peer]
-		return freeSlots(o, v, ok)
+		return freeSlots(o, v, ok, in.ours[o.Peer])
 	}
 	rankOffers(offers, free)
 

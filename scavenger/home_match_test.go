@@ -2,6 +2,7 @@ package scavenger
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -98,6 +99,13 @@ func TestMatch(t *testing.T) {
 		want:  []string{"a"},
 		wantW: "0 of 1 peers idle",
 	}, {
+		name: "an offer older than our claims there does not free their slots",
+		in: matchInput{req: Requirements{MemoryBytes: 2 << 30}, offers: []wire.Offer{
+			offer("a", wire.StateIdle, 2, 2), offer("b", wire.StateIdle, 2, 2), offer("c", wire.StateIdle, 2, 1)},
+			ours: map[string]slotUse{"id-a": {cpus: 2}, "id-b": {cpus: 1, memory: 3 << 30}, "id-c": {cpus: 1}}},
+		want:  []string{"c"},
+		wantW: "3 of 3 peers idle: a busy (0 of 2 slots free), b short of memory (1.0 GiB free, needs 2.0 GiB)",
+	}, {
 		name: "a refusal holds until the next offer",
 		in: matchInput{offers: []wire.Offer{offer("a", wire.StateIdle, 2, 2), offer("b", wire.StateIdle, 2, 2, func(o *wire.Offer) { o.Seq = 3 })},
 			views: map[string]slotView{"id-a": {seq: 1, refused: "declined (not allowed: peer …x is not in accept_from)"}, "id-b": {seq: 2, refused: "unreachable (dial)"}}},
@@ -138,7 +146,7 @@ func TestMatch(t *testing.T) {
 }
 
 func TestSlotAccounting(t *testing.T) {
-	h := &home{views: map[string]slotView{}, seqs: map[string]uint64{}}
+	h := &home{views: map[string]slotView{}, ours: map[string]slotUse{}, seqs: map[string]uint64{}}
 	one := Requirements{CPUs: 1, MemoryBytes: 100}
 	a := candidate{peer: "a", name: "a", seq: 5}
 	free := func() (int, int64, string) {
@@ -152,21 +160,30 @@ func TestSlotAccounting(t *testing.T) {
 		mem     int64
 		refused string
 		seq     uint64
+		ours    slotUse // ours at a after the step, whatever the offers say
 	}
 	for _, s := range []step{
-		{"reserve at seq 5", func() { h.reserveLocked(a, one) }, -1, -100, "", 5},
-		{"second reservation", func() { h.reserveLocked(a, one) }, -2, -200, "", 5},
-		{"one refused: undone, peer skipped", func() { h.releaseLocked(a, one, "declined (x)") }, -1, -100, "declined (x)", 5},
-		{"newer offer seen, task ends: frees against it", func() { h.seqs["a"] = 6; h.releaseLocked(a, one, "") }, 1, 100, "", 6},
-		{"refused against an offer newer than the claim: nothing to undo", func() { h.releaseLocked(a, one, "declined (y)") }, 1, 100, "declined (y)", 6},
-		{"reserve on a newer offer drops old deltas", func() { h.reserveLocked(candidate{peer: "a", seq: 7}, one) }, -1, -100, "", 7},
-		{"a claim not made after all", func() { h.unreserveLocked(candidate{peer: "a", seq: 7}, one) }, 0, 0, "", 7},
-		{"nothing to undo against an older offer", func() { h.unreserveLocked(candidate{peer: "a", seq: 6}, one) }, 0, 0, "", 7},
+		{"reserve at seq 5", func() { h.reserveLocked(a, one) }, -1, -100, "", 5, slotUse{1, 100}},
+		{"second reservation", func() { h.reserveLocked(a, one) }, -2, -200, "", 5, slotUse{2, 200}},
+		{"one refused: undone, peer skipped", func() { h.releaseLocked(a, one, "declined (x)") }, -1, -100, "declined (x)", 5, slotUse{1, 100}},
+		{"newer offer seen, task ends: frees against it", func() { h.seqs["a"] = 6; h.releaseLocked(a, one, "") }, 1, 100, "", 6, slotUse{}},
+		{"reserve at seq 6", func() { h.reserveLocked(candidate{peer: "a", seq: 6}, one) }, 0, 0, "", 6, slotUse{1, 100}},
+		{"refused against an offer newer than the claim: nothing to undo", func() {
+			h.seqs["a"] = 7
+			h.releaseLocked(candidate{peer: "a", seq: 6}, one, "declined (y)")
+		}, 0, 0, "declined (y)", 7, slotUse{}},
+		{"reserve on a newer offer drops old deltas", func() { h.reserveLocked(candidate{peer: "a", seq: 8}, one) }, -1, -100, "", 8, slotUse{1, 100}},
+		{"a claim not made after all", func() { h.unreserveLocked(candidate{peer: "a", seq: 8}, one) }, 0, 0, "", 8, slotUse{}},
+		{"nothing to undo against an older offer", func() {
+			h.reserveLocked(candidate{peer: "a", seq: 8}, one)
+			h.unreserveLocked(candidate{peer: "a", seq: 7}, one)
+		}, -1, -100, "", 8, slotUse{}},
 	} {
 		s.do()
 		cpus, mem, refused := free()
-		if cpus != s.cpus || mem != s.mem || refused != s.refused || h.views["a"].seq != s.seq {
-			t.Errorf("%s: view %+v, want cpus %d mem %d refused %q seq %d", s.name, h.views["a"], s.cpus, s.mem, s.refused, s.seq)
+		if cpus != s.cpus || mem != s.mem || refused != s.refused || h.views["a"].seq != s.seq || h.ours["a"] != s.ours {
+			t.Errorf("%s: view %+v, ours %+v; want cpus %d mem %d refused %q seq %d, ours %+v",
+				s.name, h.views["a"], h.ours["a"], s.cpus, s.mem, s.refused, s.seq, s.ours)
 		}
 	}
 	// This machine's claims in flight are counted until answered; a
@@ -178,7 +195,28 @@ func TestSlotAccounting(t *testing.T) {
 	}
 	h.unreserveLocked(me, one)
 	h.releaseLocked(me, one, "declined (z)")
-	if h.localNote != "declined (z)" || len(h.views) != 1 || h.localClaims.cpus != 0 || h.localClaims.memory != 0 {
+	if h.localNote != "declined (z)" || len(h.views) != 1 || len(h.ours) != 0 || h.localClaims.cpus != 0 || h.localClaims.memory != 0 {
 		t.Errorf("local refusal: note %q, views %v, in flight %+v", h.localNote, h.views, h.localClaims)
+	}
+}
+
+// A preempted task goes back to its own place in the queue, ahead of the
+// tasks submitted after it, instead of to the end.
+func TestRequeueKeepsQueuePlace(t *testing.T) {
+	h := &home{e: &Engine{}}
+	for _, id := range []string{"0", "1", "2", "3"} {
+		h.enqueueLocked(taskKey{"j", id}, SubmitRequest{}, time.Now())
+	}
+	// Task 1 leaves for a donor, then is preempted and comes back.
+	taken := h.queue[1]
+	h.queue = slices.Delete(h.queue, 1, 2)
+	h.requeueLocked(taken.key, taken.req, time.Now(), taken.order)
+	h.enqueueLocked(taskKey{"j", "4"}, SubmitRequest{}, time.Now())
+	var got []string
+	for _, p := range h.queue {
+		got = append(got, p.key.task)
+	}
+	if want := []string{"0", "1", "2", "3", "4"}; !slices.Equal(got, want) {
+		t.Errorf("queue = %v, want %v", got, want)
 	}
 }

@@ -24,18 +24,21 @@ import (
 type taskRun struct {
 	key     taskKey
 	req     SubmitRequest
+	order   uint64 // its place in the queue, kept if it is requeued
 	cand    candidate
 	claimID string
 	lease   time.Duration
 	started bool // the donor said Started (set and read by the attempt's goroutine)
+	// released: the slot was given back to the scheduler (guarded by home.mu).
+	released bool
 	// cancelled is the user's reason once cancel was asked (guarded by
 	// home.mu); cancelCh hands it to the attempt's control goroutine.
 	cancelled string
 	cancelCh  chan string
 }
 
-func newTaskRun(k taskKey, req SubmitRequest, c candidate, resp *wire.ClaimResponse) *taskRun {
-	return &taskRun{key: k, req: req, cand: c, claimID: resp.ClaimID,
+func newTaskRun(p *pending, c candidate, resp *wire.ClaimResponse) *taskRun {
+	return &taskRun{key: p.key, req: p.req, order: p.order, cand: c, claimID: resp.ClaimID,
 		lease: time.Duration(resp.LeaseMillis) * time.Millisecond, cancelCh: make(chan string, 1)}
 }
 
@@ -197,6 +200,12 @@ func (a *attempt) converse(ctx context.Context) attemptResult {
 				return a.protocol(m, exit)
 			}
 			exit = m
+			if started {
+				// The donor frees a started task's slot when its process
+				// ends, before this Exit: the next task may claim it while
+				// this one's outputs travel.
+				a.h.releaseRun(a.r)
+			}
 		case *wire.FileHeader:
 			if exit == nil {
 				return a.protocol(m, exit)
@@ -362,27 +371,53 @@ func outputPath(outDir, name string) (string, error) {
 }
 
 // markStarted records that the task's process runs on its donor. Watchers
-// hear it first: the record follows within a disk sync.
+// hear it at once and the record is queued without waiting for the disk:
+// the attempt goes on reading the task's output meanwhile, so no Output can
+// overtake the Started, and the writer keeps the order of changes, so the
+// attempt's end is always written after its start. Should the daemon die
+// before the record is on disk, the task is still queued there and simply
+// runs again.
 func (h *home) markStarted(r *taskRun, m *wire.Started) {
 	r.started = true
 	h.hub.publish(Event{Type: EventStarted, JobID: r.key.job, TaskID: r.key.task, Peer: r.cand.peer, PeerName: r.cand.name})
-	var attempts int
-	_, err := h.st.update(r.key.job, func(j *Job) error {
+	now := wallNow()
+	h.st.updateLater(r.key.job, func(j *Job) error {
 		t := findTask(j, r.key.task)
 		if t == nil {
 			return errSkip
 		}
 		t.Attempts++
-		t.State, t.Peer, t.PeerName, t.Started, t.Reason = StateRunning, r.cand.peer, r.cand.name, wallNow(), ""
+		t.State, t.Peer, t.PeerName, t.Started, t.Reason = StateRunning, r.cand.peer, r.cand.name, now, ""
 		t.ExitCode, t.Signal, t.Finished = nil, "", time.Time{}
-		attempts = t.Attempts
-		settleJob(j, t.Started)
+		settleJob(j, now)
 		return nil
+	}, func(j Job, err error) {
+		if err != nil {
+			if !errors.Is(err, errSkip) {
+				h.log.Error("recording a task's start", "job", r.key.job, "err", err)
+			}
+			return
+		}
+		attempts := 0
+		if t := findTask(&j, r.key.task); t != nil {
+			attempts = t.Attempts
+		}
+		h.log.Info("task started", "job", r.key.job, "task", r.key.task, "peer", r.cand.name, "pid", m.Pid, "attempt", attempts)
 	})
-	if err != nil && !errors.Is(err, errSkip) {
-		h.log.Error("recording a task's start", "job", r.key.job, "err", err)
+}
+
+// releaseRun gives r's slot back to the scheduler, once.
+func (h *home) releaseRun(r *taskRun) {
+	h.mu.Lock()
+	released := r.released
+	if !released {
+		r.released = true
+		h.releaseLocked(r.cand, r.req.Requirements, "")
 	}
-	h.log.Info("task started", "job", r.key.job, "task", r.key.task, "peer", r.cand.name, "pid", m.Pid, "attempt", attempts)
+	h.mu.Unlock()
+	if !released {
+		h.poke()
+	}
 }
 
 // finishAttempt records an attempt's outcome: the task ends (exited,
@@ -397,7 +432,10 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 		h.mu.Unlock()
 		return
 	}
+	// The donor freed the slot when the process ended: the next task may
+	// claim it while this outcome is written.
 	h.mu.Unlock()
+	h.releaseRun(r)
 
 	if len(res.outputs) > 0 {
 		h.hub.publish(Event{Type: EventOutputs, JobID: r.key.job, TaskID: r.key.task, Files: res.outputs})
@@ -450,27 +488,31 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 	}
 
 	h.mu.Lock()
+	// Only now: until the outcome is written, cancel must find the run
+	// here and leave the database to this function.
 	delete(h.runs, r.key)
-	h.releaseLocked(r.cand, r.req.Requirements, "")
 	cancelledNow := r.cancelled
-	if requeued && cancelledNow == "" {
-		h.queue = append(h.queue, &pending{key: r.key, req: r.req, since: time.Now()})
+	if requeued {
+		// Published before the task is back in the queue, so that its next
+		// Started cannot come first.
+		h.hub.publish(Event{Type: EventRequeued, JobID: r.key.job, TaskID: r.key.task,
+			Peer: r.cand.peer, PeerName: r.cand.name, Message: res.reason})
+		if cancelledNow == "" {
+			h.requeueLocked(r.key, r.req, time.Now(), r.order)
+		}
 	}
 	h.mu.Unlock()
 
 	switch {
 	case requeued && cancelledNow != "":
 		// Cancelled while its outcome was being recorded.
-		h.hub.publish(Event{Type: EventRequeued, JobID: r.key.job, TaskID: r.key.task, Message: res.reason})
 		h.endTask(r.key, StateCancelled, cancelledNow, nil)
 	case requeued:
 		h.log.Info("task requeued", "job", r.key.job, "task", r.key.task, "reason", res.reason)
-		h.hub.publish(Event{Type: EventRequeued, JobID: r.key.job, TaskID: r.key.task,
-			Peer: r.cand.peer, PeerName: r.cand.name, Message: res.reason})
+		h.poke()
 	case err == nil:
 		h.published(j)
 	}
-	h.poke()
 }
 
 // retriesReason says why a task that kept being preempted or losing its

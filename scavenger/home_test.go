@@ -654,3 +654,49 @@ func TestSubmitResolvesAgainstCwd(t *testing.T) {
 		t.Errorf("result = %q, %v", b, err)
 	}
 }
+
+// TestStartedBeforeOutputWhileDiskIsSlow: watchers hear a task's Started
+// before its first Output, and both while the job database is still
+// writing (here: held up by another write transaction): the disk never
+// holds back or reorders live events. The records land in order once it
+// catches up.
+func TestStartedBeforeOutputWhileDiskIsSlow(t *testing.T) {
+	home := startNode(t, "home", Options{})
+	a := startNode(t, "donor-a", Options{Donor: donating()})
+	id := submit(t, home, SubmitRequest{Argv: []string{"echo", "right away"}})
+	w := watchJob(t, home, id)
+	w.untilType(EventWaiting)
+
+	stall, err := home.e.home.st.db.Begin(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled := true
+	release := func() {
+		if stalled {
+			stalled = false
+			stall.Rollback()
+		}
+	}
+	defer release()
+	linkNodes(home, a)
+	w.until("the first output", func(ev Event) bool { return ev.Type == EventOutput })
+	var got []EventType
+	for _, ev := range w.events {
+		if ev.Type != EventWaiting {
+			got = append(got, ev.Type)
+		}
+	}
+	if want := []EventType{EventSubmitted, EventStarted, EventOutput}; !reflect.DeepEqual(got, want) {
+		t.Errorf("events = %v, want %v", got, want)
+	}
+	release()
+
+	j := w.finished()
+	if task := j.Tasks[0]; j.State != StateDone || task.Attempts != 1 || task.Started.IsZero() || task.Peer != "donor-a" {
+		t.Errorf("final job = %+v, want done after one attempt on donor-a, its start recorded", j)
+	}
+	if stored, err := home.e.Job(id); err != nil || !sameJSON(stored, j) {
+		t.Errorf("Job(%s) = %+v, %v; want the finished record %+v", id, stored, err, j)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -23,11 +24,6 @@ const storeVersion = 1
 // storeLockTimeout is how long newHome waits for the database's file lock,
 // which a running daemon holds for its whole life.
 const storeLockTimeout = time.Second
-
-// storeBatchDelay is how long a state change waits for others to share its
-// transaction: short against a task's run, long enough to gather the
-// changes of many tiny tasks into one disk sync.
-const storeBatchDelay = 2 * time.Millisecond
 
 // Buckets of the job database.
 var (
@@ -53,10 +49,21 @@ func (f inputFile) ref() wire.FileRef {
 
 // store keeps jobs in a bbolt database (one file, opened by one daemon at a
 // time) and task output in append-only log files beside it.
+//
+// Every change goes through one writer goroutine (store_writer.go) that
+// commits whatever is queued in one transaction: a commit costs two disk
+// syncs whatever it carries, so many tiny tasks starting and ending at once
+// share them instead of queueing for one each.
 type store struct {
 	db     *bolt.DB
 	home   string // the directory of the database: the daemon's home
 	logDir string // <home>/jobs/<job>/<task>.out|.err
+
+	mu      sync.Mutex
+	queue   []storeOp     // changes waiting for the writer, in order
+	closing bool          // close began: no more changes are taken
+	wake    chan struct{} // capacity 1: the queue is not empty, or closing
+	stopped chan struct{} // closed when the writer drained the queue and quit
 }
 
 // openStore opens (creating) the database at path. A second daemon on the same
@@ -94,20 +101,29 @@ func openStore(path string, lockTimeout time.Duration) (*store, error) {
 		db.Close()
 		return nil, fmt.Errorf("job database %s: %w", path, err)
 	}
-	// A lone update waits this long for others to share its disk sync.
-	db.MaxBatchDelay = storeBatchDelay
-	return &store{db: db, home: home, logDir: filepath.Join(home, "jobs")}, nil
+	s := &store{db: db, home: home, logDir: filepath.Join(home, "jobs"),
+		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
+	go s.writer()
+	return s, nil
 }
 
-func (s *store) close() error { return s.db.Close() }
+// close commits the changes already queued (a task's start, say, which is
+// queued without waiting) and then closes the database.
+func (s *store) close() error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.poke()
+	<-s.stopped
+	return s.db.Close()
+}
 
 func timeKey(t time.Time, id string) []byte {
 	k := binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))
 	return append(k, id...)
 }
 
-// create stores a new job and its inputs in one transaction (shared, like
-// update's, with whatever else is being written at the moment).
+// create stores a new job and its inputs and returns once they are on disk.
 func (s *store) create(j Job, inputs []inputFile) error {
 	js, err := json.Marshal(j)
 	if err != nil {
@@ -117,7 +133,7 @@ func (s *store) create(j Job, inputs []inputFile) error {
 	if err != nil {
 		return err
 	}
-	err = s.db.Batch(func(tx *bolt.Tx) error {
+	err = s.write(func(tx *bolt.Tx) error {
 		jobs := tx.Bucket(bucketJobs)
 		if jobs.Get([]byte(j.ID)) != nil {
 			return fmt.Errorf("job ID %s is taken", j.ID)
@@ -162,25 +178,68 @@ func (s *store) get(id string) (Job, error) {
 	return j, err
 }
 
-// update applies fn to a job and writes the result, all in one transaction;
-// if fn fails nothing is written. Concurrent updates (tasks starting and
-// ending on many donors) share a transaction and its disk sync, so fn may
-// run more than once and must only derive the job from what it is given.
+// update applies fn to a job and writes the result, and returns once it is
+// on disk; if fn fails nothing is written. Updates queued at the same time
+// share a transaction, so fn may run more than once (when another change in
+// its transaction fails) and must only derive the job from what it is given.
 func (s *store) update(id string, fn func(j *Job) error) (Job, error) {
 	var j Job
-	err := s.db.Batch(func(tx *bolt.Tx) (err error) {
-		if j, err = getJob(tx, id); err != nil {
-			return err
-		}
-		if err := fn(&j); err != nil {
-			return err
-		}
-		return putJob(tx, j)
-	})
+	var skipped bool
+	err := s.write(applyUpdate(id, fn, &j, &skipped))
+	if err == nil && skipped {
+		err = errSkip
+	}
 	if err != nil {
 		return Job{}, fmt.Errorf("update job %s: %w", id, err)
 	}
 	return j, nil
+}
+
+// updateLater queues an update like update's without waiting for it; done,
+// if not nil, is called with the outcome once it is on disk (on the writer's
+// goroutine: it must be quick). Changes are written in the order they were
+// queued, so a later update of the same job sees this one.
+func (s *store) updateLater(id string, fn func(j *Job) error, done func(Job, error)) {
+	var j Job
+	var skipped bool
+	s.enqueue(storeOp{apply: applyUpdate(id, fn, &j, &skipped), done: func(err error) {
+		if done == nil {
+			return
+		}
+		if err == nil && skipped {
+			err = errSkip
+		}
+		if err != nil {
+			done(Job{}, fmt.Errorf("update job %s: %w", id, err))
+			return
+		}
+		done(j, nil)
+	}})
+}
+
+// applyUpdate is the transaction step of an update: read, change, write.
+// When fn returns errSkip nothing is written and *skipped is set, but the
+// step succeeds: a change with nothing to do must not roll back the others
+// sharing its transaction.
+func applyUpdate(id string, fn func(j *Job) error, out *Job, skipped *bool) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		*skipped = false
+		j, err := getJob(tx, id)
+		if err != nil {
+			return err
+		}
+		if err := fn(&j); errors.Is(err, errSkip) {
+			*skipped = true
+			return nil
+		} else if err != nil {
+			return err
+		}
+		if err := putJob(tx, j); err != nil {
+			return err
+		}
+		*out = j
+		return nil
+	}
 }
 
 // list returns every job, newest first.
