@@ -77,3 +77,14 @@ func (p *testProc) Stop(grace time.Duration) error {
 	}
 	return nil
 }
+
+// Limit has no cgroup to set here: the test process keeps running as it was.
+func (p *testProc) Limit(l Limits) (string, error) { return "test process: not capped", nil }
+
+// Freeze and Thaw stop and continue the process group, as the executor does
+// where there are no cgroups.
+func (p *testProc) Freeze() (string, error) {
+	return "SIGSTOP", syscall.Kill(-p.cmd.Process.Pid, syscall.SIGSTOP)
+}
+
+func (p *testProc) Thaw() error { return syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT) }

@@ -22,6 +22,15 @@ type ExecSpec struct {
 	Stdout io.Writer
 	Stderr io.Writer
 	Hide   []string // paths the guest must not see or reach (the daemon's home)
+	// Limits caps the guest from its first instruction on, where the OS
+	// can (cgroups); zero fields mean no cap.
+	Limits Limits
+}
+
+// Limits are caps on a guest's resources.
+type Limits struct {
+	CPUs        float64 // CPU time, in cores (0.1 = a tenth of one core)
+	MemoryBytes uint64  // resident memory; the guest is killed above it
 }
 
 // Process is a running guest.
@@ -31,8 +40,19 @@ type Process interface {
 	Wait() (ExitStatus, error)
 	// Signal sends sig to the whole process group.
 	Signal(sig os.Signal) error
-	// Stop sends SIGTERM to the group, then SIGKILL after grace.
+	// Stop sends SIGTERM to the group, then SIGKILL after grace. Where the
+	// guest has a cgroup, every process in it is killed at the end, even
+	// one that left the group (setsid).
 	Stop(grace time.Duration) error
+	// Limit sets new caps (share mode: a small CPU cap while the owner
+	// works) and returns how they are enforced, for status ("cgroup cpu
+	// quota 0.10 cores, memory 512 MiB" or "no cgroup: idle priority
+	// only").
+	Limit(l Limits) (how string, err error)
+	// Freeze stops every process of the guest at once (cgroup freezer, or
+	// SIGSTOP of its process group) and returns how; Thaw continues them.
+	Freeze() (how string, err error)
+	Thaw() error
 }
 
 // ExitStatus is how a guest ended.
