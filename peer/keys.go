@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,7 +23,7 @@ import (
 // exist. The peer ID is derived from this key, so losing the file means the
 // peer becomes a stranger to everyone's allowlist.
 func LoadOrCreateIdentity(path string) (crypto.PrivKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := readPrivate(path, "identity")
 	if errors.Is(err, fs.ErrNotExist) {
 		key, _, gerr := crypto.GenerateEd25519Key(rand.Reader)
 		if gerr != nil {
@@ -40,10 +41,10 @@ func LoadOrCreateIdentity(path string) (crypto.PrivKey, error) {
 			return nil, fmt.Errorf("identity %s: %w", path, err)
 		}
 		// Another process created it between our read and our write: use theirs.
-		b, err = os.ReadFile(path)
+		b, err = readPrivate(path, "identity")
 	}
 	if err != nil {
-		return nil, fmt.Errorf("identity %s: %w", path, err)
+		return nil, err
 	}
 	key, err := crypto.UnmarshalPrivateKey(b)
 	if err != nil {
@@ -51,6 +52,26 @@ func LoadOrCreateIdentity(path string) (crypto.PrivKey, error) {
 	}
 	return key, nil
 }
+
+// readPrivate reads a key file that must be private to its owner.
+func readPrivate(path, what string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer f.Close()
+	if err := checkPrivate(f, what); err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile))
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return b, nil
+}
+
+// maxKeyFile bounds what is read of a key file: keys are a few hundred bytes.
+const maxKeyFile = 64 << 10
 
 // swarmKeyHeader is the standard IPFS/libp2p pre-shared key file header.
 const swarmKeyHeader = "/key/swarm/psk/1.0.0/\n/base16/\n"
@@ -76,9 +97,9 @@ func GenerateSwarmKey(path string) error {
 
 // LoadSwarmKey reads a swarm key file in the standard format.
 func LoadSwarmKey(path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readPrivate(path, "swarm key")
 	if err != nil {
-		return nil, fmt.Errorf("swarm key: %w", err)
+		return nil, err
 	}
 	psk, err := pnet.DecodeV1PSK(bytes.NewReader(b))
 	if err != nil {

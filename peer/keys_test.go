@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -130,5 +131,31 @@ func TestSwarmName(t *testing.T) {
 	}
 	if strings.Contains(n1, hex.EncodeToString(k1)[:8]) {
 		t.Errorf("SwarmName %q reveals the key", n1)
+	}
+}
+
+// Key files other users can read are refused, naming the fix.
+func TestKeyFilesMustBePrivate(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no mode bits on Windows")
+	}
+	dir := t.TempDir()
+	id, swarm := filepath.Join(dir, "identity.key"), filepath.Join(dir, "swarm.key")
+	if _, err := peer.LoadOrCreateIdentity(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := peer.GenerateSwarmKey(swarm); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{id, swarm} {
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := peer.LoadOrCreateIdentity(id); err == nil || !strings.Contains(err.Error(), "chmod 600 "+id) {
+		t.Errorf("world-readable identity: err = %v, want a refusal naming chmod 600", err)
+	}
+	if _, err := peer.LoadSwarmKey(swarm); err == nil || !strings.Contains(err.Error(), "mode 0644") {
+		t.Errorf("world-readable swarm key: err = %v, want a refusal naming the mode", err)
 	}
 }

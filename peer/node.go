@@ -1,10 +1,12 @@
 package peer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/scavenge/scavenge/peer/wire"
@@ -210,7 +213,13 @@ func (n *Node) Host() host.Host { return n.h }
 // Addrs are the host's listen addresses, loopback included, each ending in
 // /p2p/<id> so that any of them can be given to another peer as a bootstrap.
 func (n *Node) Addrs() []string {
-	mas, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.self, Addrs: n.h.Addrs()})
+	addrs := slices.Clone(n.h.Addrs())
+	// Addresses other machines can dial first: the first line of
+	// `scavenge id` is what people copy into --bootstrap.
+	slices.SortStableFunc(addrs, func(a, b ma.Multiaddr) int {
+		return cmp.Compare(addrRank(a), addrRank(b))
+	})
+	mas, err := peer.AddrInfoToP2pAddrs(&peer.AddrInfo{ID: n.self, Addrs: addrs})
 	if err != nil {
 		return nil
 	}
@@ -219,6 +228,14 @@ func (n *Node) Addrs() []string {
 		out[i] = a.String()
 	}
 	return out
+}
+
+// addrRank orders addresses by reach: LAN and public ones, then loopback.
+func addrRank(a ma.Multiaddr) int {
+	if manet.IsIPLoopback(a) {
+		return 1
+	}
+	return 0
 }
 
 // Connect dials a peer by a multiaddr ending in /p2p/<id>. A peer of another
@@ -275,16 +292,26 @@ func (n *Node) connectBootstrap(ctx context.Context) {
 			dials = append(dials, dial{ai.ID, res})
 		}
 	}
+	report := func(id peer.ID, err error) {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			n.log.Warn("bootstrap peer unreachable", "peer", id, "err", err)
+		}
+	}
 	timer := time.NewTimer(bootstrapWait)
 	defer timer.Stop()
-	for _, d := range dials {
+	for i, d := range dials {
 		select {
 		case err := <-d.res:
-			if err != nil {
-				n.log.Warn("bootstrap peer unreachable", "peer", d.id, "err", err)
-			}
+			report(d.id, err)
 		case <-timer.C:
 			n.log.Warn("bootstrap peers still dialing; going on without waiting")
+			// A peer of another swarm does not refuse the dial: the
+			// handshake stalls until the dial times out. Say so then.
+			go func() {
+				for _, d := range dials[i:] {
+					report(d.id, <-d.res)
+				}
+			}()
 			return
 		case <-ctx.Done():
 			return

@@ -38,7 +38,7 @@ const (
 func (o Options) withDefaults() (Options, error) {
 	var errs []error
 	if o.Identity == nil {
-		errs = append(errs, errors.New("Identity is required"))
+		errs = append(errs, errors.New("an identity key is required (Options.Identity)"))
 	}
 	if o.SwarmKey != nil && len(o.SwarmKey) != SwarmKeySize {
 		errs = append(errs, fmt.Errorf("SwarmKey is %d bytes, want %d", len(o.SwarmKey), SwarmKeySize))

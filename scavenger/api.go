@@ -109,8 +109,11 @@ type Event struct {
 // PeerInfo is a peer as `scavenge peers` shows it.
 type PeerInfo struct {
 	wire.Offer
-	Age time.Duration `json:"age"` // since the offer was issued
+	AgeMillis int64 `json:"age_ms"` // since the offer was issued
 }
+
+// Age is the time since the offer was issued.
+func (p PeerInfo) Age() time.Duration { return time.Duration(p.AgeMillis) * time.Millisecond }
 
 // Guest is a task running on this machine for another peer.
 type Guest struct {

@@ -154,9 +154,9 @@ func (d *donor) run(ctx context.Context) error {
 			}
 			// Free slots change with every tiny task; publishing each costs a
 			// signature and a gossip round, so they go out at most every
-			// offerCoalesce. A change of state (the owner is back, paused)
-			// goes out at once.
-			if o.State == last.State {
+			// offerCoalesce, and so does idle <-> busy, which is the same
+			// thing. The owner's return or a pause goes out at once.
+			if donates(o.State) == donates(last.State) {
 				if wait := offerCoalesce - time.Since(lastAt); wait > 0 {
 					if !holding {
 						held.Reset(wait)
@@ -200,6 +200,9 @@ func (d *donor) changed() {
 // fold the slot changes of hundreds of tiny tasks into a few offers.
 const offerCoalesce = 100 * time.Millisecond
 
+// donates says whether an offer in state s may take guests.
+func donates(s wire.State) bool { return s == wire.StateIdle || s == wire.StateBusy }
+
 func withReason(o wire.Offer, r string) wire.Offer { o.Reason = r; return o }
 
 func offerEqual(a, b wire.Offer) bool {
@@ -220,7 +223,7 @@ func (d *donor) offer() wire.Offer {
 		Version:         wire.OfferVersion,
 		Name:            d.e.opts.Name,
 		State:           p.State,
-		Reason:          clipText(p.Reason, 512),
+		Reason:          wire.CleanText(p.Reason, 512),
 		Dedicated:       d.opts.Dedicated,
 		CPUs:            d.cpus,
 		FreeCPUs:        max(d.cpus-usedCPU, 0),
@@ -368,6 +371,9 @@ func (d *donor) shutdown() {
 		drained = d.drained
 	}
 	d.mu.Unlock()
+	// Tell the swarm at once, not when the last offer expires, so no home
+	// sends a claim that is bound to be refused.
+	d.e.opts.Mesh.SetOffer(d.offer())
 	for _, g := range guests {
 		g.setAction("killed: donor is shutting down")
 		g.stop("donor is shutting down", true)
@@ -402,6 +408,10 @@ func (d *donor) taskEnd() {
 	d.mu.Unlock()
 }
 
+// workDirMode lets guests running as another user reach their own task
+// directory but not list their neighbours'.
+const workDirMode = 0o711
+
 // staleTaskDir matches task directories (<job>-<task>-<claim ID>) a crashed
 // daemon left behind; claim IDs are 26 characters of crypto/rand.Text.
 var staleTaskDir = regexp.MustCompile(`^[A-Za-z0-9._-]+-[A-Z2-7]{26}$`)
@@ -418,10 +428,11 @@ func (d *donor) workspace() (string, *inputCache, error) {
 		d.workDir = filepath.Join(os.TempDir(), "scavenge-work")
 		d.log.Warn("no work_dir configured: using a temporary one", "dir", d.workDir)
 	}
-	// 0711: guests running as another user reach their task directory but
-	// cannot list their neighbours'.
-	if err := os.MkdirAll(d.workDir, 0o711); err != nil {
+	if err := os.MkdirAll(d.workDir, workDirMode); err != nil {
 		return "", nil, fmt.Errorf("work dir: %w", err)
+	}
+	if err := checkWorkDir(d.workDir); err != nil {
+		return "", nil, err
 	}
 	des, err := os.ReadDir(d.workDir)
 	if err != nil {
@@ -453,14 +464,6 @@ func humanBytes(n uint64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}
-
-// clipText shortens s to at most n bytes for length-capped wire fields.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
 }
 
 // abbrevPeer shortens a peer ID for messages: libp2p IDs share their first

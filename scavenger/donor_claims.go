@@ -42,7 +42,7 @@ func (d *donor) serveClaim(remote string, s wire.Stream) {
 	req, err := wire.Expect[*wire.ClaimRequest](c)
 	if err != nil {
 		log.Debug("bad claim request", "err", err)
-		c.Send(&wire.Error{Message: clipText(err.Error(), wire.MaxReasonLen)})
+		c.Send(&wire.Error{Message: wire.CleanText(err.Error(), wire.MaxReasonLen)})
 		return
 	}
 	resp := d.decideClaim(remote, req)
@@ -62,7 +62,7 @@ func (d *donor) serveClaim(remote string, s wire.Stream) {
 // decideClaim accepts req from remote, reserving its slots, or says why not.
 func (d *donor) decideClaim(remote string, req *wire.ClaimRequest) *wire.ClaimResponse {
 	decline := func(format string, a ...any) *wire.ClaimResponse {
-		return &wire.ClaimResponse{Reason: clipText(fmt.Sprintf(format, a...), wire.MaxReasonLen)}
+		return &wire.ClaimResponse{Reason: wire.CleanText(fmt.Sprintf(format, a...), wire.MaxReasonLen)}
 	}
 	if !d.allowed(remote) {
 		return decline("not allowed: peer %s is not in accept_from", abbrevPeer(remote))
@@ -93,7 +93,7 @@ func (d *donor) decideClaim(remote string, req *wire.ClaimRequest) *wire.ClaimRe
 		taskID:  req.TaskID,
 		cpus:    slots,
 		mem:     req.MemoryBytes,
-		expires: d.now().Add(d.lease),
+		expires: d.now().Add(min(d.lease, unusedClaimTTL)),
 	}
 	d.claims[cl.id] = cl
 	d.changed()
@@ -209,6 +209,11 @@ func (d *donor) dropClaimLocked(cl *claim) {
 // expire ends claims whose lease ran out: unused ones free their slots, and
 // a running guest whose home stopped renewing is stopped. A claim a task
 // stream holds before its guest starts is bounded by the stream's deadline.
+// unusedClaimTTL is how long a claim holds its slots before its task
+// stream arrives: a home opens that stream right after the claim, so a claim
+// still unused after this belongs to a home that crashed or gave up.
+const unusedClaimTTL = 10 * time.Second
+
 func (d *donor) expire() {
 	now := d.now()
 	var stops []func()

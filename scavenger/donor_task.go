@@ -48,7 +48,7 @@ func (d *donor) serveTask(remote string, s wire.Stream) {
 	t.s.setIdle(d.streamIdle())
 	if err := t.serve(); err != nil {
 		t.log.Info("task refused or failed", "err", err)
-		if err := t.c.Send(&wire.Error{Message: clipText(err.Error(), wire.MaxReasonLen)}); err != nil {
+		if err := t.c.Send(&wire.Error{Message: wire.CleanText(err.Error(), wire.MaxReasonLen)}); err != nil {
 			t.log.Debug("error not delivered", "err", err)
 		}
 	}
@@ -189,7 +189,7 @@ func (t *donorTask) preempted(why string, needSent bool) error {
 			return err
 		}
 	}
-	return t.finish(&wire.Exit{Code: -1, Preempted: true, Reason: clipText(why, wire.MaxReasonLen), UnixMs: time.Now().UnixMilli()}, "")
+	return t.finish(&wire.Exit{Code: -1, Preempted: true, Reason: wire.CleanText(why, wire.MaxReasonLen), UnixMs: time.Now().UnixMilli()}, "")
 }
 
 // finish sends exit, the output files of dir (if any), and Done. The task
@@ -254,7 +254,7 @@ func (t *donorTask) runGuest(dir string) error {
 		close(ready)
 		t.log.Info("guest did not start", "err", err)
 		t.s.setIdle(d.streamIdle())
-		return t.finish(&wire.Exit{Code: 127, Error: clipText("start: "+err.Error(), wire.MaxReasonLen), UnixMs: time.Now().UnixMilli()}, "")
+		return t.finish(&wire.Exit{Code: 127, Error: wire.CleanText("start: "+err.Error(), wire.MaxReasonLen), UnixMs: time.Now().UnixMilli()}, "")
 	}
 	started := time.Now()
 	g.started(proc, started)
@@ -283,11 +283,11 @@ func (t *donorTask) runGuest(dir string) error {
 	}
 	t.s.setIdle(d.streamIdle())
 	exit := &wire.Exit{
-		Code: st.Code, Signal: st.Signal, Preempted: preempted, Reason: clipText(reason, wire.MaxReasonLen),
+		Code: st.Code, Signal: st.Signal, Preempted: preempted, Reason: wire.CleanText(reason, wire.MaxReasonLen),
 		UnixMs: time.Now().UnixMilli(), CPUMs: st.CPU.Milliseconds(),
 	}
 	if werr != nil {
-		exit.Error = clipText("wait: "+werr.Error(), wire.MaxReasonLen)
+		exit.Error = wire.CleanText("wait: "+werr.Error(), wire.MaxReasonLen)
 	}
 	return t.finish(exit, dir)
 }

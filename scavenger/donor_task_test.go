@@ -229,13 +229,8 @@ func TestDonorTaskInputs(t *testing.T) {
 	if !slices.Equal(r.need, wantNeed) {
 		t.Errorf("first task needs: got %v, want %v (each once, in input order)", r.need, wantNeed)
 	}
-	// A linked input is read-only (it is the cache's inode); a copy (as
-	// root, see inputCache) has the mode the home asked for.
-	dataMode := "644"
-	if os.Geteuid() != 0 {
-		dataMode = "444"
-	}
-	want := "the quick brown fox\nthe quick brown fox\nscript ran\nempty ok\n" + dataMode + "\n755\n"
+	// Every input is a copy with the mode the home asked for.
+	want := "the quick brown fox\nthe quick brown fox\nscript ran\nempty ok\n644\n755\n"
 	if got := r.stdout.String(); got != want || r.exit == nil || r.exit.Code != 0 {
 		t.Fatalf("first task: stdout %q exit %+v error %q stderr %q, want stdout %q", got, r.exit, r.errMsg, r.stderr.String(), want)
 	}

@@ -95,6 +95,7 @@ type home struct {
 
 	// Timing; variables so tests can shorten them.
 	claimTimeout, tick, cancelWait time.Duration
+	outputCap                      outputCap
 
 	mu        sync.Mutex
 	closed    bool
@@ -128,7 +129,8 @@ func newHome(e *Engine) (*home, error) {
 		e: e, log: e.log.With("component", "home"), st: st, hub: newEventHub(), hashes: newInputHashes(),
 		wake:         make(chan struct{}, 1),
 		claimTimeout: homeClaimTimeout, tick: homeTick, cancelWait: homeCancelWait,
-		runs: map[taskKey]*taskRun{}, views: map[string]slotView{}, ours: map[string]slotUse{}, seqs: map[string]uint64{},
+		outputCap: outputCap{files: maxOutputFiles, bytes: maxOutputBytes},
+		runs:      map[taskKey]*taskRun{}, views: map[string]slotView{}, ours: map[string]slotUse{}, seqs: map[string]uint64{},
 	}
 	jobs, requeued, err := st.recoverUnfinished(reasonRestarted)
 	if err != nil {
@@ -202,7 +204,7 @@ func (h *home) peers() []PeerInfo {
 		if o.Peer == h.e.ID() {
 			continue
 		}
-		out = append(out, PeerInfo{Offer: o, Age: max(now.Sub(o.Issued), 0)})
+		out = append(out, PeerInfo{Offer: o, AgeMillis: max(now.Sub(o.Issued), 0).Milliseconds()})
 	}
 	slices.SortFunc(out, func(a, b PeerInfo) int {
 		if c := strings.Compare(a.Name, b.Name); c != 0 {

@@ -80,6 +80,24 @@ type attempt struct {
 	logs    *taskLogs
 	started chan struct{} // closed on Started: the control goroutine renews
 	logErr  bool          // a log write failed once (warned)
+	// received counts the output files and bytes the donor sent: a donor
+	// is a stranger, and this home's disk is not its to fill.
+	receivedFiles int
+	receivedBytes int64
+}
+
+// Caps on what one attempt may send home (home.outputCap): output files
+// are bounded by the sum of their sizes and their number; live output by
+// what the log keeps (taskLogs).
+const (
+	maxOutputBytes = 64 << 30
+	maxOutputFiles = 100_000
+)
+
+// outputCap is the most output files and bytes one attempt may send home.
+type outputCap struct {
+	files int
+	bytes int64
 }
 
 // runTask runs one attempt of r's task and returns how it ended.
@@ -130,7 +148,7 @@ func (a *attempt) control(s wire.Stream, done <-chan struct{}) {
 	isStarted, cancelReason := false, ""
 	var renew <-chan time.Time
 	sendCancel := func() bool {
-		return a.conn.Send(&wire.Cancel{Reason: clipText(cancelReason, wire.MaxReasonLen)}) == nil
+		return a.conn.Send(&wire.Cancel{Reason: wire.CleanText(cancelReason, wire.MaxReasonLen)}) == nil
 	}
 	for {
 		select {
@@ -219,7 +237,10 @@ func (a *attempt) converse(ctx context.Context) attemptResult {
 		case *wire.Error:
 			who := a.r.cand.name
 			if exit == nil {
-				return attemptResult{end: endFailed, reason: who + ": " + m.Message}
+				// The donor could not host it (its claim lapsed, its disk
+				// is full): not the task's fault, so it runs elsewhere,
+				// counted against the retries like a lost donor.
+				return attemptResult{end: endLost, reason: who + " could not run it: " + m.Message}
 			}
 			return attemptResult{end: endFailed, exit: exit, reason: who + " after the exit: " + m.Message, outputs: outputs}
 		case *wire.Done:
@@ -305,6 +326,12 @@ func (a *attempt) receiveOutput(ctx context.Context, fh *wire.FileHeader, exit *
 	who := a.r.cand.name
 	if !matchesAny(a.r.req.Outputs, fh.Name) {
 		return "", attemptResult{end: endFailed, exit: exit, reason: fmt.Sprintf("%s sent output %s, which matches no output pattern", who, fh.Name)}, false
+	}
+	a.receivedFiles++
+	a.receivedBytes += fh.Size
+	if limit := a.h.outputCap; a.receivedFiles > limit.files || a.receivedBytes > limit.bytes {
+		return "", attemptResult{end: endFailed, exit: exit, reason: fmt.Sprintf(
+			"%s sent more output than a task may return (%d files, %s at most)", who, limit.files, humanBytes(uint64(limit.bytes)))}, false
 	}
 	dst, err := outputPath(a.r.req.OutDir, fh.Name)
 	if err == nil {

@@ -193,13 +193,21 @@ func TestHomeAgainstScriptedDonor(t *testing.T) {
 			}
 		},
 	}, {
-		name: "a donor's error fails the task",
-		script: func(t *testing.T, _ int, c *wire.Conn, _ wire.Stream, _ *wire.TaskSpec) {
-			send(t, c, &wire.Error{Message: "claim expired"})
+		name: "a donor's error before the exit runs the task again",
+		script: func(t *testing.T, attempt int, c *wire.Conn, _ wire.Stream, _ *wire.TaskSpec) {
+			if attempt == 0 {
+				send(t, c, &wire.Error{Message: "claim expired"})
+				return
+			}
+			startedOK(t, c)
+			send(t, c, &wire.Exit{Code: 0}, &wire.Done{})
 		},
-		check: func(t *testing.T, j Job, _ *watcher, _ string) {
-			if j.State != StateFailed || j.Reason != "fake: claim expired" {
-				t.Errorf("job %s %q, want failed with the donor's message", j.State, j.Reason)
+		check: func(t *testing.T, j Job, w *watcher, _ string) {
+			if task := j.Tasks[0]; j.State != StateDone || task.Lost != 1 || task.Attempts != 2 {
+				t.Errorf("job = %+v, want done after one refused attempt", j)
+			}
+			if r := w.ofType(EventRequeued); len(r) != 1 || r[0].Message != "fake could not run it: claim expired" {
+				t.Errorf("requeued events = %+v", r)
 			}
 		},
 	}, {

@@ -342,6 +342,24 @@ func TestInputsAndOutputs(t *testing.T) {
 	}
 }
 
+// A donor cannot fill the home's disk: past the cap on output files the
+// attempt fails, saying why.
+func TestOutputCap(t *testing.T) {
+	home := startNode(t, "home", Options{})
+	home.e.home.outputCap = outputCap{files: 2, bytes: 1 << 20}
+	a := startNode(t, "donor-a", Options{Donor: donating()})
+	linkNodes(home, a)
+	id := submit(t, home, SubmitRequest{
+		Argv:    []string{"sh", "-c", "for i in 1 2 3; do echo $i > $i.txt; done"},
+		Outputs: []string{"*.txt"},
+		OutDir:  t.TempDir(),
+	})
+	j := watchJob(t, home, id).finished()
+	if j.State != StateFailed || !strings.Contains(j.Tasks[0].Reason, "sent more output than a task may return (2 files") {
+		t.Errorf("job %s (%q), want failed for too many outputs", j.State, j.Tasks[0].Reason)
+	}
+}
+
 func TestSubmitRejectsBadRequests(t *testing.T) {
 	home := startNode(t, "home", Options{})
 	dir := t.TempDir()
@@ -564,8 +582,8 @@ func TestPeersSorted(t *testing.T) {
 		t.Fatalf("peers = %+v, want alpha then beta", peers)
 	}
 	for _, p := range peers {
-		if p.Age < 0 || p.Age > time.Minute || p.FreeCPUs != 2 {
-			t.Errorf("peer %s: age %v free %d", p.Name, p.Age, p.FreeCPUs)
+		if p.Age() < 0 || p.Age() > time.Minute || p.FreeCPUs != 2 {
+			t.Errorf("peer %s: age %v free %d", p.Name, p.Age(), p.FreeCPUs)
 		}
 	}
 }

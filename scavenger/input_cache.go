@@ -19,15 +19,12 @@ import (
 // The donor keeps task inputs in a content-addressed cache so that a home
 // sending the same inputs to many tasks (a parameter sweep over one data
 // file) transfers them once per donor. Files are named by their SHA-256,
-// verified when stored and read-only from then on. Tasks get them by hard
-// link where that is safe, so a cached input costs no bytes on the wire and
-// none on disk, or else by copy, which still saves the wire.
-//
-// Linking is safe only when the guest runs as the daemon's own user: that
-// user can write the cache anyway. A root daemon runs guests as another
-// account and the executor gives the task directory, files and all, to that
-// account (chown): a linked input would hand it the cache's inode, and with
-// it every later task's copy of that input.
+// verified when stored and read-only from then on. Tasks get copies (the
+// kernel's copy_file_range: in-kernel, and a reflink on file systems that
+// share blocks), never hard links: a guest owning or able to chmod a link to
+// the cache's inode could rewrite every later task's copy of that input,
+// and no size, time or inode check catches a rewrite that the link itself
+// already changed the change time of.
 
 // cacheFileMode is the mode of every cached file. A placed input that wants
 // no write or execute bits shares the cache's inode; anything else is a copy.
@@ -41,7 +38,6 @@ const minCacheBytes = 8 << 30
 type inputCache struct {
 	dir   string
 	limit int64
-	link  bool // place by hard link (see above); false means always copy
 	log   *slog.Logger
 
 	mu      sync.Mutex
@@ -64,7 +60,7 @@ func openInputCache(dir string, limit int64, log *slog.Logger) (*inputCache, err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("input cache: %w", err)
 	}
-	c := &inputCache{dir: dir, limit: limit, link: os.Geteuid() != 0, log: log, entries: map[string]*cacheEntry{}}
+	c := &inputCache{dir: dir, limit: limit, log: log, entries: map[string]*cacheEntry{}}
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("input cache: %w", err)
@@ -137,8 +133,7 @@ func (c *inputCache) acquire(refs []wire.FileRef, now time.Time) (have, need []s
 }
 
 // intactLocked checks that the file is still the one stored: same size and
-// modification time. Inputs are placed read-only, but a guest running as the
-// daemon's own user could chmod its hard link and write through it.
+// modification time, so a cache file changed by hand is dropped, not served.
 func (c *inputCache) intactLocked(sha string, e *cacheEntry) bool {
 	fi, err := os.Lstat(c.path(sha))
 	return err == nil && fi.Mode().IsRegular() && fi.Size() == e.size && fi.ModTime().Equal(e.mtime)
@@ -217,18 +212,10 @@ func (c *inputCache) evictLocked() {
 	}
 }
 
-// place puts the cached file sha at dst with mode (permission bits). When
-// linking is allowed and mode, less its write bits, is the cache's 0444, the
-// input shares the cache's inode (and so is read-only in the task dir);
-// otherwise, or when linking fails (another file system), it is a copy with
-// exactly mode. The entry must be pinned.
+// place copies the cached file sha to dst with exactly mode (permission
+// bits). The entry must be pinned.
 func (c *inputCache) place(sha, dst string, mode os.FileMode) error {
 	src := c.path(sha)
-	if c.link && mode&^0o222 == cacheFileMode {
-		if err := os.Link(src, dst); err == nil {
-			return nil
-		}
-	}
 	in, err := os.Open(src)
 	if err != nil {
 		return err
@@ -248,11 +235,4 @@ func (c *inputCache) place(sha, dst string, mode os.FileMode) error {
 		return err
 	}
 	return out.Close()
-}
-
-// size reports the bytes and entries the cache holds.
-func (c *inputCache) size() (bytes int64, entries int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.total, len(c.entries)
 }

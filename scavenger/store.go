@@ -350,6 +350,11 @@ func (s *store) logPath(jobID, taskID, stream string) string {
 	return filepath.Join(s.logDir, jobID, taskID+"."+stream)
 }
 
+// maxLogBytes is what a task's log keeps of each stream; the rest is
+// dropped with a note, so a task printing without end cannot fill the
+// home's disk.
+const maxLogBytes = 1 << 30
+
 // taskLogs are a task's output logs, opened (appending, creating) on the
 // first write of each stream: most tasks print little or nothing, and a
 // silent task then costs no files. Every attempt of a task appends to the
@@ -358,16 +363,21 @@ type taskLogs struct {
 	s           *store
 	job, task   string
 	out, errLog *os.File
+	outN, errN  int64 // their sizes
+	limit       int64 // bytes kept per stream; maxLogBytes but in tests
 }
 
+// logTruncated ends a log that reached its limit.
+const logTruncated = "\n[scavenge: log truncated: the task printed more than this log keeps]\n"
+
 func (s *store) logs(jobID, taskID string) *taskLogs {
-	return &taskLogs{s: s, job: jobID, task: taskID}
+	return &taskLogs{s: s, job: jobID, task: taskID, limit: maxLogBytes}
 }
 
 func (l *taskLogs) write(stderr bool, data []byte) error {
-	f, stream := &l.out, "out"
+	f, n, stream := &l.out, &l.outN, "out"
 	if stderr {
-		f, stream = &l.errLog, "err"
+		f, n, stream = &l.errLog, &l.errN, "err"
 	}
 	if *f == nil {
 		p := l.s.logPath(l.job, l.task, stream)
@@ -378,9 +388,24 @@ func (l *taskLogs) write(stderr bool, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("task log: %w", err)
 		}
-		*f = opened
+		// The size counts earlier attempts' output too.
+		fi, err := opened.Stat()
+		if err != nil {
+			opened.Close()
+			return fmt.Errorf("task log: %w", err)
+		}
+		*f, *n = opened, fi.Size()
 	}
-	if _, err := (*f).Write(data); err != nil {
+	room := l.limit - *n
+	if room <= 0 {
+		return nil // full, and the note is written
+	}
+	if int64(len(data)) > room {
+		data = append(data[:room:room], logTruncated...)
+	}
+	w, err := (*f).Write(data)
+	*n += int64(w)
+	if err != nil {
 		return fmt.Errorf("task log: %w", err)
 	}
 	return nil

@@ -289,3 +289,28 @@ func TestJobRecordGolden(t *testing.T) {
 		t.Errorf("golden record decodes to %+v, %v; want %+v", back, err, j)
 	}
 }
+
+// A task's log keeps at most its limit per stream, across attempts, and
+// says where it was cut.
+func TestTaskLogTruncates(t *testing.T) {
+	st := openTestStore(t, filepath.Join(t.TempDir(), "jobs.db"))
+	for attempt := range 2 {
+		l := st.logs("j", "0")
+		l.limit = 10
+		for _, chunk := range []string{"12345", "6789abcdef", "never"} {
+			if err := l.write(false, []byte(chunk)); err != nil {
+				t.Fatalf("attempt %d: %v", attempt, err)
+			}
+		}
+		if err := l.close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile(st.logPath("j", "0", "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "123456789a" + logTruncated; string(got) != want {
+		t.Errorf("log = %q, want %q", got, want)
+	}
+}

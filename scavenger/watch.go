@@ -117,13 +117,6 @@ func (h *eventHub) evict() {
 	}
 }
 
-// has reports whether the hub holds a log for the job.
-func (h *eventHub) has(jobID string) bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.logs[jobID] != nil
-}
-
 // follow streams a job's events from the first and then live. The channel
 // closes after EventFinished, when ctx ends, or when the hub shuts down. ok is
 // false when the hub holds no log for the job.

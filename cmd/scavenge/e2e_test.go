@@ -53,7 +53,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	tmpDir = filepath.Join(dir, "tmp")
-	if err := os.Mkdir(tmpDir, 0o711); err == nil {
+	err = os.Mkdir(tmpDir, 0o711)
+	if err == nil {
 		err = os.Chmod(dir, 0o711) // MkdirTemp made it 0700
 	}
 	if err != nil {
@@ -148,6 +149,26 @@ type daemon struct {
 	cmd        *exec.Cmd
 	done       chan struct{} // closed when it exited
 	err        error         // its Wait error, after done
+	log        lockedBuffer  // its output, also in the test log
+}
+
+// lockedBuffer is a bytes.Buffer safe to write from the daemon's output
+// copier while a test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // startDaemon runs `scavenge daemon --home home` with its log in the test
@@ -176,7 +197,7 @@ func launchDaemon(t *testing.T, name, home string) *daemon {
 	d.cmd = exec.Command(bin, "daemon", "--home", home)
 	d.cmd.Dir = home // whatever it writes relative to its cwd stays out of the source tree
 	d.cmd.Env = append(os.Environ(), "TMPDIR="+tmpDir)
-	w := &prefixWriter{w: t.Output(), prefix: "[" + name + "] "}
+	w := &prefixWriter{w: io.MultiWriter(t.Output(), &d.log), prefix: "[" + name + "] "}
 	d.cmd.Stdout, d.cmd.Stderr = w, w
 	setDeathSignal(d.cmd)
 	if err := d.cmd.Start(); err != nil {
@@ -550,8 +571,12 @@ func TestEndToEnd(t *testing.T) {
 		homeC := filepath.Join(root, "c")
 		// No --swarm-key: c makes a swarm of its own, and tries to join a.
 		idC := initHome(t, "--home", homeC, "--listen", "/ip4/127.0.0.1/tcp/0", "--dedicated", "--bootstrap", lines[0])
-		startDaemon(t, "c", homeC)
-		// For a few offer heartbeats, c must see nobody and a must not
+		daemonC := startDaemon(t, "c", homeC)
+		// c did try a, and the private network refused it ...
+		waitFor(t, 20*time.Second, "c to report a unreachable", func() (bool, string) {
+			return strings.Contains(daemonC.log.String(), "bootstrap peer unreachable"), "no such line in c's log yet"
+		})
+		// ... and for a few offer heartbeats, c sees nobody and a does not
 		// see c, while b (the control) keeps seeing a.
 		deadline := time.Now().Add(3 * time.Second)
 		for time.Now().Before(deadline) {

@@ -294,9 +294,15 @@ func countErr(field string, n, max int) error {
 	return nil
 }
 
+// lenErr checks a text field: at most max bytes of printable UTF-8. Text
+// from peers ends up on terminals: a control character in it could move
+// the cursor, rewrite what is shown or worse.
 func lenErr(field, v string, max int) error {
 	if len(v) > max {
 		return fmt.Errorf("%s is %d bytes, at most %d", field, len(v), max)
+	}
+	if !Printable(v) {
+		return fmt.Errorf("%s %q has control characters or is not UTF-8", field, clip(v))
 	}
 	return nil
 }

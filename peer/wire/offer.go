@@ -88,6 +88,12 @@ func (o *Offer) Validate() error {
 	if len(o.Labels) > 64 || len(o.Checkpoint) > 16 || len(o.Addrs) > 32 {
 		bad("too many labels, backends or addresses")
 	}
+	for _, t := range append([]string{o.Name, o.Reason, o.OS, o.Arch, o.OnReturn}, append(o.Labels, o.Checkpoint...)...) {
+		if !Printable(t) {
+			bad("text %q has control characters or is not UTF-8", clip(t))
+			break
+		}
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrOfferInvalid, errors.Join(errs...))
 	}

@@ -16,6 +16,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -70,6 +72,11 @@ type NoDaemonError struct {
 }
 
 func (e *NoDaemonError) Error() string {
+	// scavenge.toml is the config file every home has (config.FileName).
+	if _, err := os.Stat(filepath.Join(e.Home, "scavenge.toml")); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Sprintf("no scavenge home at %s: create it with `scavenge init --home %s`, then start `scavenge daemon --home %s`",
+			e.Home, shellQuote(e.Home), shellQuote(e.Home))
+	}
 	return fmt.Sprintf("no daemon at %s: start it with `scavenge daemon --home %s`", e.Home, shellQuote(e.Home))
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -41,7 +42,7 @@ func (b *backend) Status() scavenger.Status {
 }
 
 func (b *backend) Peers() []scavenger.PeerInfo {
-	return []scavenger.PeerInfo{{Offer: wire.Offer{Peer: "12D3KooWother", Name: "a", State: wire.StateIdle, CPUs: 2, FreeCPUs: 2}, Age: time.Second}}
+	return []scavenger.PeerInfo{{Offer: wire.Offer{Peer: "12D3KooWother", Name: "a", State: wire.StateIdle, CPUs: 2, FreeCPUs: 2}, AgeMillis: 1000}}
 }
 
 func (b *backend) Jobs() ([]scavenger.Job, error) { return []scavenger.Job{{ID: "j1"}}, nil }
@@ -125,10 +126,13 @@ func TestNoDaemon(t *testing.T) {
 	}
 	ln.SetUnlinkOnClose(false)
 	ln.Close()
+	if err := os.WriteFile(filepath.Join(stale, "scavenge.toml"), []byte("version = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct{ name, home, want string }{
-		{"no socket", "/tmp/b-does-not-exist", "no daemon at /tmp/b-does-not-exist: start it with `scavenge daemon --home /tmp/b-does-not-exist`"},
+		{"no home", "/tmp/b-does-not-exist", "no scavenge home at /tmp/b-does-not-exist: create it with `scavenge init --home /tmp/b-does-not-exist`, then start `scavenge daemon --home /tmp/b-does-not-exist`"},
 		{"stale socket", stale, fmt.Sprintf("no daemon at %s: start it with `scavenge daemon --home %s`", stale, stale)},
-		{"quoted", "/tmp/my home", "no daemon at /tmp/my home: start it with `scavenge daemon --home '/tmp/my home'`"},
+		{"quoted", "/tmp/my home", "no scavenge home at /tmp/my home: create it with `scavenge init --home '/tmp/my home'`, then start `scavenge daemon --home '/tmp/my home'`"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -154,7 +158,7 @@ func TestCalls(t *testing.T) {
 		t.Errorf("Status: got %+v, %v", st, err)
 	}
 	peers, err := c.Peers(ctx)
-	if err != nil || len(peers) != 1 || peers[0].Name != "a" || peers[0].Age != time.Second {
+	if err != nil || len(peers) != 1 || peers[0].Name != "a" || peers[0].Age() != time.Second {
 		t.Errorf("Peers: got %+v, %v", peers, err)
 	}
 	req := scavenger.SubmitRequest{Argv: []string{"echo", "hi"}, Requirements: scavenger.Requirements{CPUs: 2}, WaitTimeout: time.Second}

@@ -71,6 +71,9 @@ func TestNoDaemon(t *testing.T) {
 	defer func(w time.Duration) { daemonStartWait = w }(daemonStartWait)
 	daemonStartWait = 0 // nothing will start: fail at once
 	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, "scavenge.toml"), []byte("version = 1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	want := "scavenge: no daemon at " + home + ": start it with `scavenge daemon --home " + home + "`\n"
 	for _, args := range [][]string{
 		{"status"}, {"id"}, {"peers", "--json"}, {"pause"}, {"resume"}, {"status", "somejob"}, {"submit", "--", "true"},

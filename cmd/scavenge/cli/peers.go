@@ -86,7 +86,7 @@ func printPeers(e *env, peers []scavenger.PeerInfo) {
 			fmt.Sprintf("%d/%d", p.FreeCPUs, p.CPUs),
 			humanBytes(p.FreeMemoryBytes),
 			p.OS+"/"+p.Arch,
-			humanDuration(p.Age),
+			humanDuration(p.Age()),
 			p.Reason,
 		)
 	}
