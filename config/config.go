@@ -56,15 +56,35 @@ type Policy struct {
 	Dedicated   bool     `toml:"dedicated"`     // a processor-pool machine: always idle
 	IdleAfter   Duration `toml:"idle_after"`    // no input for this long means the owner is away
 	OwnerCPUMax float64  `toml:"owner_cpu_max"` // owner CPU load (0..1) above which the owner counts as active
-	SampleEvery Duration `toml:"sample_every"`  // how often sensors are read
+	// OwnerCPUFor is the CPU rule's hysteresis: the load must stay above
+	// owner_cpu_max this long to count, and below it as long to clear.
+	OwnerCPUFor Duration `toml:"owner_cpu_for"`
+	// DonateDuring lists the donation windows (see ParseWindow); empty
+	// means at any time.
+	DonateDuring []string `toml:"donate_during"`
+	SampleEvery  Duration `toml:"sample_every"` // how often sensors are read
 	// OnOwnerReturn is what happens to guests when the owner comes back.
 	OnOwnerReturn OnOwnerReturn `toml:"on_owner_return"`
 }
 
-// OnOwnerReturn is the per-machine action when the owner returns.
+// OnOwnerReturn is the per-machine action when the owner returns, pauses
+// donating, or the donation window ends.
 type OnOwnerReturn struct {
-	Action string   `toml:"action"` // "share", "suspend", "kill" or "migrate" (see Actions); issue 2's daemon implements "kill"
+	Action string   `toml:"action"` // "share", "suspend", "kill" or "migrate" (see Actions)
 	Grace  Duration `toml:"grace"`  // SIGTERM, then SIGKILL after this
+	// ShareCPU caps each guest in share mode, in cores (0.1 = a tenth of one).
+	ShareCPU float64 `toml:"share_cpu"`
+	// ShareMemory caps each guest's memory in share mode; 0 means no cap.
+	ShareMemory Size `toml:"share_memory"`
+	// ResumeAfter is how long the owner must be away again before shared
+	// or suspended guests get full speed again.
+	ResumeAfter Duration `toml:"resume_after"`
+	// MaxSuspend is the longest a guest stays suspended before it gets the
+	// fallback action; 0 means no limit.
+	MaxSuspend Duration `toml:"max_suspend"`
+	// Fallback is "share" or "kill" (see Fallbacks): what a guest gets
+	// after max_suspend, or under "migrate" when it cannot be checkpointed.
+	Fallback string `toml:"fallback"`
 }
 
 // Home configures this machine's side as a submitter.

@@ -20,6 +20,15 @@ const (
 // Actions lists the valid on_owner_return.action values.
 var Actions = []string{ActionShare, ActionSuspend, ActionKill, ActionMigrate}
 
+// Fallbacks lists the valid on_owner_return.fallback values: the actions
+// that need nothing that may be missing (a checkpoint backend) or end
+// (a suspension's limit).
+var Fallbacks = []string{ActionShare, ActionKill}
+
+// minShareCPU is the smallest CPU cap the kernel can enforce: CFS quota
+// is at least 1ms per 100ms period.
+const minShareCPU = 0.01
+
 // DHTModes lists the valid node.dht_mode values.
 var DHTModes = []string{"server", "client", "auto"}
 
@@ -62,13 +71,20 @@ func Default() Config {
 			MaxOutput:  4 * GiB,
 		},
 		Policy: Policy{
-			Dedicated:   false,
-			IdleAfter:   Duration(10 * time.Minute),
-			OwnerCPUMax: 0.25,
-			SampleEvery: Duration(time.Second),
+			Dedicated:    false,
+			IdleAfter:    Duration(10 * time.Minute),
+			OwnerCPUMax:  0.25,
+			OwnerCPUFor:  Duration(30 * time.Second),
+			DonateDuring: []string{},
+			SampleEvery:  Duration(time.Second),
 			OnOwnerReturn: OnOwnerReturn{
-				Action: ActionKill,
-				Grace:  Duration(10 * time.Second),
+				Action:      ActionKill,
+				Grace:       Duration(10 * time.Second),
+				ShareCPU:    0.1,
+				ShareMemory: 0,
+				ResumeAfter: Duration(5 * time.Minute),
+				MaxSuspend:  Duration(30 * time.Minute),
+				Fallback:    ActionKill,
 			},
 		},
 		Home: Home{

@@ -95,8 +95,33 @@ policy.on_owner_return = { action = "suspend", grace = "0s" }
 owner_cpu_max = 1
 `, func(c *Config) {
 			c.Donor.Lease = Duration(5 * time.Second)
-			c.Policy.OnOwnerReturn = OnOwnerReturn{Action: ActionSuspend, Grace: 0}
+			c.Policy.OnOwnerReturn.Action = ActionSuspend
+			c.Policy.OnOwnerReturn.Grace = 0
 			c.Policy.OwnerCPUMax = 1
+		}},
+		{"presence policy", `version = 1
+[policy]
+owner_cpu_for = "1m"
+donate_during = [
+  "mon-fri 18:00-08:00",
+  "weekends",
+]
+[policy.on_owner_return]
+action = "share"
+share_cpu = 0.05
+share_memory = "1GiB"
+resume_after = "2m"
+max_suspend = "0s"
+fallback = "share"
+`, func(c *Config) {
+			c.Policy.OwnerCPUFor = Duration(time.Minute)
+			c.Policy.DonateDuring = []string{"mon-fri 18:00-08:00", "weekends"}
+			c.Policy.OnOwnerReturn.Action = ActionShare
+			c.Policy.OnOwnerReturn.ShareCPU = 0.05
+			c.Policy.OnOwnerReturn.ShareMemory = GiB
+			c.Policy.OnOwnerReturn.ResumeAfter = Duration(2 * time.Minute)
+			c.Policy.OnOwnerReturn.MaxSuspend = 0
+			c.Policy.OnOwnerReturn.Fallback = ActionShare
 		}},
 		{"public swarm", "version = 1\n[node]\npublic = true\nswarm_key = \"\"\n", func(c *Config) {
 			c.Node.Public = true
@@ -183,6 +208,26 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`FILE:1: version: "1" is a string; want the integer 1`}},
 		{"bad action", "version = 1\n[policy.on_owner_return]\naction = \"nuke\"\n",
 			[]string{`FILE:3: policy.on_owner_return.action: "nuke" is not one of "share", "suspend", "kill" or "migrate"`}},
+		{"bad donation window", "version = 1\n[policy]\ndonate_during = [\n  \"sat-sun\",\n  \"mon-fri 18-08\",\n]\n",
+			[]string{`FILE:3: policy.donate_during[1]: "mon-fri 18-08" is not a donation window: "18" is not a time of day (HH:MM) (use e.g. "mon-fri 18:00-08:00", "sat-sun", "22:00-06:00")`}},
+		{"donation window not a string", "version = 1\n[policy]\ndonate_during = \"sat-sun\"\n",
+			[]string{`FILE:3: policy.donate_during: "sat-sun" is a string; want an array of strings`}},
+		{"owner return problems", `version = 1
+[policy.on_owner_return]
+share_cpu = 0
+resume_after = "0s"
+max_suspend = "-1m"
+fallback = "suspend"
+`, []string{
+			`FILE:3: policy.on_owner_return.share_cpu: 0 is not a CPU cap in cores of at least 0.01`,
+			`FILE:4: policy.on_owner_return.resume_after: 0s must be longer than 0`,
+			`FILE:5: policy.on_owner_return.max_suspend: -1m is negative; use 0 for no limit`,
+			`FILE:6: policy.on_owner_return.fallback: "suspend" is not one of "share" or "kill"`,
+		}},
+		{"negative owner_cpu_for", "version = 1\n[policy]\nowner_cpu_for = \"-5s\"\n",
+			[]string{`FILE:3: policy.owner_cpu_for: -5s is negative`}},
+		{"misspelt policy key", "version = 1\n[policy]\ndonate_durring = []\n",
+			[]string{`FILE:3: policy.donate_durring: unknown key; did you mean "donate_during"?`}},
 		{"malformed TOML", "version = 1\n[donor\ncpus = 1\n",
 			[]string{`FILE:2: bad TOML: `}},
 		{"duplicate key", "version = 1\n[donor]\ncpus = 1\ncpus = 2\n",

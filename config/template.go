@@ -56,12 +56,19 @@ var docs = []section{
 	{"policy", "When this machine donates.", []doc{
 		{"dedicated", "A processor-pool machine with no owner: always counts as idle.", ""},
 		{"idle_after", "No keyboard or mouse input for this long means the owner is away.", ""},
-		{"owner_cpu_max", "Owner CPU load (fraction of all cores, 0 to 1) above which the owner counts as active.", ""},
+		{"owner_cpu_max", "Owner CPU load (fraction of all cores, 0 to 1, guests excluded) above which\nthe owner counts as active even without input.", ""},
+		{"owner_cpu_for", "The CPU load must stay above owner_cpu_max this long to count, and below it\nas long to clear; \"0s\" counts every sample.", ""},
+		{"donate_during", "When donating is allowed at all; empty means at any time. Each entry is days,\nhours or both: \"mon-fri 18:00-08:00\", \"sat-sun\", \"22:00-06:00\", \"mon,wed 12:00-13:30\".\nDays: mon ... sun, ranges, \"weekdays\", \"weekends\", \"daily\". Hours that cross\nmidnight count on each listed day as its early morning and its evening, so\n[\"mon-fri 18:00-08:00\", \"sat-sun\"] donates from Friday 18:00 to Monday 08:00.\nTimes are the machine's local time.", "[] (at any time)"},
 		{"sample_every", "How often the presence sensors are read.", ""},
 	}},
-	{"policy.on_owner_return", "What happens to guests when the owner comes back.", []doc{
-		{"action", "\"share\" (keep running at idle priority), \"suspend\" (freeze until idle again),\n\"kill\" (stop; the home re-runs the task elsewhere) or \"migrate\" (checkpoint and move).", ""},
+	{"policy.on_owner_return", "What guests get when the owner comes back, pauses donating (`scavenge pause`),\nor the donation hours end.", []doc{
+		{"action", "\"share\" (keep running at the lowest priority, capped by share_cpu and\nshare_memory), \"suspend\" (freeze until the owner has been away resume_after),\n\"kill\" (stop; the home re-runs the task elsewhere) or \"migrate\" (checkpoint and\nmove; a guest that cannot be checkpointed gets the fallback).", ""},
 		{"grace", "After asking a guest to stop (SIGTERM), kill it (SIGKILL) after this.", ""},
+		{"share_cpu", "In share mode, each guest's CPU cap in cores (0.1 = a tenth of one core).", ""},
+		{"share_memory", "In share mode, each guest's memory cap, e.g. \"512MiB\"; \"0\" means no cap.\nA guest above it is squeezed into swap or killed by the kernel.", ""},
+		{"resume_after", "Shared or suspended guests get full speed again once the owner has been\naway (no input, CPU quiet) this long.", ""},
+		{"max_suspend", "A guest suspended this long gets the fallback action; \"0s\" means no limit.", ""},
+		{"fallback", "\"kill\" or \"share\": what a guest gets after max_suspend, and under \"migrate\"\nwhen it cannot be checkpointed.", ""},
 	}},
 	{"home", "This machine as a submitter of jobs.", []doc{
 		{"allow_local", "Jobs submitted here may also run on this machine.", ""},
@@ -90,7 +97,10 @@ func Template(c Config) []byte {
 	for _, s := range docs {
 		b.WriteString("\n")
 		if s.table != "" {
-			fmt.Fprintf(&b, "# %s\n[%s]\n", s.text, s.table)
+			for _, l := range strings.Split(s.text, "\n") {
+				fmt.Fprintf(&b, "# %s\n", l)
+			}
+			fmt.Fprintf(&b, "[%s]\n", s.table)
 		}
 		for i, d := range s.keys {
 			if i > 0 {

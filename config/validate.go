@@ -113,11 +113,16 @@ func (c Config) validate() []*FieldError {
 	if x := c.Policy.OwnerCPUMax; !(x > 0 && x <= 1) || math.IsNaN(x) {
 		v.add("policy.owner_cpu_max", "%v is outside (0, 1]; it is a fraction of all cores, e.g. 0.25", x)
 	}
-	v.positive("policy.sample_every", c.Policy.SampleEvery)
-	v.oneOf("policy.on_owner_return.action", c.Policy.OnOwnerReturn.Action, Actions)
-	if c.Policy.OnOwnerReturn.Grace < 0 {
-		v.add("policy.on_owner_return.grace", "%s is negative; use 0 to kill at once", c.Policy.OnOwnerReturn.Grace)
+	if c.Policy.OwnerCPUFor < 0 {
+		v.add("policy.owner_cpu_for", "%s is negative; use 0 to count every sample at once", c.Policy.OwnerCPUFor)
 	}
+	for i, s := range c.Policy.DonateDuring {
+		if _, err := ParseWindow(s); err != nil {
+			v.addErr(fmt.Sprintf("policy.donate_during[%d]", i), err)
+		}
+	}
+	v.positive("policy.sample_every", c.Policy.SampleEvery)
+	c.Policy.OnOwnerReturn.validate(&v)
 
 	// home
 	if c.Home.WaitTimeout < 0 {
@@ -134,11 +139,35 @@ func (c Config) validate() []*FieldError {
 	return v.probs
 }
 
+// validate checks [policy.on_owner_return].
+func (r OnOwnerReturn) validate(v *validator) {
+	const table = "policy.on_owner_return."
+	v.oneOf(table+"action", r.Action, Actions)
+	if r.Grace < 0 {
+		v.add(table+"grace", "%s is negative; use 0 to kill at once", r.Grace)
+	}
+	if x := r.ShareCPU; !(x >= minShareCPU) || math.IsInf(x, 0) {
+		v.add(table+"share_cpu", "%v is not a CPU cap in cores of at least %v (the kernel's smallest), e.g. 0.1", x, minShareCPU)
+	}
+	v.positive(table+"resume_after", r.ResumeAfter)
+	if r.MaxSuspend < 0 {
+		v.add(table+"max_suspend", "%s is negative; use 0 for no limit", r.MaxSuspend)
+	}
+	if !slices.Contains(Fallbacks, r.Fallback) {
+		v.add(table+"fallback", "%s is not one of %s: the fallback must work on every machine", quoteShort(r.Fallback), quoteList(Fallbacks))
+	}
+}
+
 // validator collects problems.
 type validator struct{ probs []*FieldError }
 
 func (v *validator) add(key, format string, args ...any) {
 	v.probs = append(v.probs, &FieldError{Key: key, Err: fmt.Errorf(format, args...)})
+}
+
+// addErr records err as it is: it already names the value.
+func (v *validator) addErr(key string, err error) {
+	v.probs = append(v.probs, &FieldError{Key: key, Err: err})
 }
 
 func (v *validator) oneOf(key, val string, allowed []string) {

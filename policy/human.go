@@ -33,3 +33,22 @@ func two(a int, ua string, b int, ub string) string {
 	}
 	return s
 }
+
+// HumanBytes prints n in binary units with at most one decimal: "512MiB",
+// "1.5GiB", "900B".
+func HumanBytes(n uint64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatUint(n, 10) + "B"
+	}
+	div, exp := uint64(unit), 0
+	for m := n / unit; m >= unit && exp < 5; m /= unit {
+		div *= unit
+		exp++
+	}
+	s := strconv.FormatFloat(float64(n)/float64(div), 'f', 1, 64)
+	if len(s) > 2 && s[len(s)-2:] == ".0" {
+		s = s[:len(s)-2]
+	}
+	return s + string("KMGTPE"[exp]) + "iB"
+}

@@ -41,6 +41,7 @@ type JobState string
 const (
 	StateQueued    JobState = "queued"    // waiting for an idle peer
 	StateRunning   JobState = "running"   // claimed and started on a donor
+	StateSuspended JobState = "suspended" // frozen on its donor while the owner works there
 	StateDone      JobState = "done"      // exited (any exit code)
 	StateFailed    JobState = "failed"    // could not run (no peer in time, input missing, protocol error)
 	StateCancelled JobState = "cancelled" // the user cancelled it
@@ -87,6 +88,7 @@ const (
 	EventStarted   EventType = "started"   // a donor started it: Peer, PeerName
 	EventOutput    EventType = "output"    // Stream and Data
 	EventRequeued  EventType = "requeued"  // preempted or donor lost: runs again elsewhere
+	EventGuest     EventType = "guest"     // the donor's owner policy shared, suspended or resumed it: Message says what
 	EventOutputs   EventType = "outputs"   // output files landed: Files
 	EventFinished  EventType = "finished"  // the job reached its final state: Job is set
 )
@@ -131,7 +133,29 @@ type Presence struct {
 	Donating bool       `json:"donating"`
 	State    wire.State `json:"state"`  // idle, busy, owner or paused
 	Reason   string     `json:"reason"` // in words
+	// Detail is the policy's own name for the state (owner-back,
+	// outside-hours, ...): status shows it, offers carry State.
+	Detail string `json:"detail,omitempty"`
+	// Action is what guests must get now; Share caps them in share mode.
+	Action GuestAction `json:"action,omitempty"`
+	Share  Limits      `json:"share,omitzero"`
+	// GuestNote says what is done to guests and what comes next ("continue
+	// after 5 min without the owner, killed after 30 min").
+	GuestNote string `json:"guest_note,omitempty"`
 }
+
+// GuestAction is what the owner's policy does to guests while the owner
+// uses the machine.
+type GuestAction string
+
+// Guest actions.
+const (
+	GuestRun     GuestAction = ""        // run on at idle priority (thawed, caps lifted)
+	GuestShare   GuestAction = "share"   // run on, capped to Presence.Share
+	GuestSuspend GuestAction = "suspend" // frozen until the owner leaves again
+	GuestKill    GuestAction = "kill"    // stopped; its home runs it again elsewhere
+	GuestMigrate GuestAction = "migrate" // checkpointed and moved on (needs a checkpoint backend)
+)
 
 // Status is what this daemon is doing, for `scavenge status`.
 type Status struct {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scavenge/scavenge/peer/wire"
+	"github.com/scavenge/scavenge/policy"
 	"github.com/shirou/gopsutil/v4/mem"
 )
 
@@ -35,10 +36,6 @@ const (
 	// tasks to report their exit before giving up on them.
 	shutdownMargin = 5 * time.Second
 )
-
-// actionKill is the on_return action implemented so far; share, suspend
-// and migrate fall back to it (and say so) until they exist.
-const actionKill = "kill"
 
 // reasonDisabled is the presence of a donor whose config turns donating off.
 const reasonDisabled = "donating is disabled in config"
@@ -64,9 +61,7 @@ type donor struct {
 
 	mu       sync.Mutex
 	presence Presence // the policy's latest decision
-	paused   bool
-	pauseWhy string
-	closing  bool // run's context ended: no new claims, guests stopping
+	closing  bool     // run's context ended: no new claims, guests stopping
 	claims   map[string]*claim
 	active   int           // task streams being served
 	drained  chan struct{} // closed when active drops to 0 while closing
@@ -83,7 +78,7 @@ func newDonor(e *Engine) *donor {
 		cpus:      o.CPUs,
 		mem:       o.MemoryBytes,
 		lease:     o.Lease,
-		grace:     o.Grace,
+		grace:     e.opts.Policy.OnReturn.Grace,
 		maxInput:  o.MaxInput,
 		maxOutput: o.MaxOutput,
 		now:       time.Now,
@@ -114,14 +109,7 @@ func newDonor(e *Engine) *donor {
 	if d.maxOutput <= 0 {
 		d.maxOutput = defaultMaxOutput
 	}
-	if d.opts.OnReturn == "" {
-		d.opts.OnReturn = actionKill
-	}
-	if o.Dedicated {
-		d.presence = Presence{Donating: true, State: wire.StateIdle, Reason: "dedicated machine"}
-	} else {
-		d.presence = Presence{State: wire.StateOwner, Reason: "waiting for the first presence sample"}
-	}
+	d.presence = Presence{State: wire.StateOwner, Reason: "waiting for the first presence sample"}
 	e.opts.Mesh.Handle(wire.ClaimProtocol, d.serveClaim)
 	e.opts.Mesh.Handle(wire.TaskProtocol, d.serveTask)
 	d.changed()
@@ -200,6 +188,14 @@ func (d *donor) changed() {
 // fold the slot changes of hundreds of tiny tasks into a few offers.
 const offerCoalesce = 100 * time.Millisecond
 
+// onReturnWord is the policy's on-return action as offers carry it.
+func onReturnWord(a policy.Action) string {
+	if a == policy.ActionNone {
+		return string(policy.ActionKill)
+	}
+	return string(a)
+}
+
 // donates says whether an offer in state s may take guests.
 func donates(s wire.State) bool { return s == wire.StateIdle || s == wire.StateBusy }
 
@@ -224,7 +220,7 @@ func (d *donor) offer() wire.Offer {
 		Name:            d.e.opts.Name,
 		State:           p.State,
 		Reason:          wire.CleanText(p.Reason, 512),
-		Dedicated:       d.opts.Dedicated,
+		Dedicated:       d.e.opts.Policy.Dedicated,
 		CPUs:            d.cpus,
 		FreeCPUs:        max(d.cpus-usedCPU, 0),
 		MemoryBytes:     d.mem,
@@ -232,29 +228,29 @@ func (d *donor) offer() wire.Offer {
 		OS:              runtime.GOOS,
 		Arch:            runtime.GOARCH,
 		Labels:          slices.Clone(d.opts.Labels),
-		OnReturn:        d.opts.OnReturn,
+		OnReturn:        onReturnWord(d.e.opts.Policy.OnReturn.Action),
 		Checkpoint:      slices.Clone(d.opts.Checkpoint),
 		Guests:          len(d.guestsLocked()),
 	}
 }
 
 // presenceLocked is the donor's effective presence: the policy's decision
-// overridden by config, pause and shutdown, and busy when every slot is taken.
+// overridden by config and shutdown, and busy when every slot is taken.
 func (d *donor) presenceLocked() Presence {
 	used, _ := d.usageLocked()
 	switch {
-	case d.paused:
-		return Presence{State: wire.StatePaused, Reason: d.pauseWhy}
 	case !d.opts.Enabled:
 		return Presence{State: wire.StateOwner, Reason: reasonDisabled}
 	case d.closing:
 		return Presence{State: wire.StateOwner, Reason: "donor is shutting down"}
 	case !d.presence.Donating:
-		return Presence{State: wire.StateOwner, Reason: d.presence.Reason}
+		return d.presence
 	case used >= d.cpus:
-		return Presence{Donating: true, State: wire.StateBusy, Reason: fmt.Sprintf("all %d slots in use", d.cpus)}
+		p := d.presence
+		p.State, p.Reason = wire.StateBusy, fmt.Sprintf("all %d slots in use", d.cpus)
+		return p
 	}
-	return Presence{Donating: true, State: wire.StateIdle, Reason: d.presence.Reason}
+	return d.presence
 }
 
 // status reports presence, slots and guests; Engine fills in the identity.
@@ -264,26 +260,19 @@ func (d *donor) status() Status {
 	used, _ := d.usageLocked()
 	return Status{
 		Presence: d.presenceLocked(),
-		Paused:   d.paused,
+		Paused:   d.presence.State == wire.StatePaused,
 		CPUs:     d.cpus,
 		Free:     max(d.cpus-used, 0),
 		Guests:   d.guestsLocked(),
 	}
 }
 
-// setPresence takes the policy's latest decision. When the owner is back,
-// every guest gets the on-return action and unstarted claims are revoked.
-// A dedicated machine is always idle, so it ignores the policy.
+// setPresence takes the policy's latest decision: unstarted claims are
+// revoked when it stops donating, and every guest gets its Action.
 func (d *donor) setPresence(p Presence) {
-	if d.opts.Dedicated {
-		return
-	}
 	d.mu.Lock()
 	d.presence = p
-	var stops []func()
-	if !p.Donating && !d.paused {
-		stops = d.reclaimLocked("owner returned: " + p.Reason)
-	}
+	stops := d.applyLocked(p)
 	d.mu.Unlock()
 	for _, stop := range stops {
 		stop()
@@ -291,45 +280,30 @@ func (d *donor) setPresence(p Presence) {
 	d.changed()
 }
 
-// pause is the owner's override: stop donating now, as when the owner
-// returns, until resume.
-func (d *donor) pause(reason string) {
-	if reason == "" {
-		reason = "paused by owner"
-	}
+// guestCount is how many guests run here, for the policy.
+func (d *donor) guestCount() int {
 	d.mu.Lock()
-	d.paused, d.pauseWhy = true, reason
-	stops := d.reclaimLocked("paused by owner: " + reason)
-	d.mu.Unlock()
-	d.log.Info("paused", "reason", reason)
-	for _, stop := range stops {
-		stop()
+	defer d.mu.Unlock()
+	n := 0
+	for _, cl := range d.claims {
+		if cl.guest != nil {
+			n++
+		}
 	}
-	d.changed()
+	return n
 }
 
-// resume lifts pause; the policy's presence applies again.
-func (d *donor) resume() {
-	d.mu.Lock()
-	was := d.paused
-	d.paused, d.pauseWhy = false, ""
-	d.mu.Unlock()
-	if was {
-		d.log.Info("resumed")
+// applyLocked carries out p on every live claim: unstarted claims are
+// revoked when p does not donate, so their slots are free again; running
+// guests are shared, suspended or resumed at once (in the background) or
+// stopped by the returned functions, to call without the lock.
+func (d *donor) applyLocked(p Presence) []func() {
+	cause := p.Reason
+	if p.State == wire.StateOwner && p.Detail != string(policy.StateOutsideHours) {
+		cause = "owner returned: " + cause
 	}
-	d.changed()
-}
-
-// reclaimLocked applies the on-return action for cause to every live claim:
-// running guests are stopped (returned as functions to call without the
-// lock), unstarted claims are revoked so their slots are free again.
-func (d *donor) reclaimLocked(cause string) []func() {
-	reason, action := cause, "killed: "+cause
-	if d.opts.OnReturn != actionKill {
-		// share, suspend and migrate need the executor's cgroups and
-		// checkpoints; until they exist the owner still gets the machine back.
-		reason = fmt.Sprintf("killed (%s not yet supported): %s", d.opts.OnReturn, cause)
-		action = reason
+	if p.GuestNote != "" {
+		cause += " (" + p.GuestNote + ")"
 	}
 	var stops []func()
 	for _, cl := range d.claims {
@@ -337,17 +311,27 @@ func (d *donor) reclaimLocked(cause string) []func() {
 			continue
 		}
 		if cl.guest == nil {
-			cl.revoked = cause
-			d.log.Info("claim revoked", "claim", cl.id, "job", cl.jobID, "task", cl.taskID, "reason", cause)
+			if !p.Donating {
+				cl.revoked = cause
+				d.log.Info("claim revoked", "claim", cl.id, "job", cl.jobID, "task", cl.taskID, "reason", cause)
+			}
 			continue
 		}
 		g := cl.guest
 		if g.stopping() {
 			continue // every presence sample while it stops would stop it again
 		}
-		g.setAction(action)
-		d.log.Info("stopping guest", "job", cl.jobID, "task", cl.taskID, "home", cl.remote, "action", action)
-		stops = append(stops, func() { g.stop(reason, true) })
+		switch p.Action {
+		case GuestKill, GuestMigrate:
+			// Migration is resolved to its fallback before it gets here
+			// until a checkpoint backend exists; kill is the safe reading.
+			action := "killed: " + cause
+			g.setAction(action)
+			d.log.Info("stopping guest", "job", cl.jobID, "task", cl.taskID, "home", cl.remote, "action", action)
+			stops = append(stops, func() { g.stop(cause, true) })
+		default:
+			g.treat(p.Action, p.Share, cause)
+		}
 	}
 	return stops
 }

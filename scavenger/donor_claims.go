@@ -74,8 +74,8 @@ func (d *donor) decideClaim(remote string, req *wire.ClaimRequest) *wire.ClaimRe
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	switch p := d.presenceLocked(); {
-	case d.paused:
-		return decline("paused: %s", p.Reason)
+	case p.State == wire.StatePaused:
+		return decline("%s", p.Reason)
 	case !p.Donating:
 		return decline("not idle: %s", p.Reason)
 	}
@@ -139,6 +139,16 @@ func (d *donor) usageLocked() (cpus int, mem uint64) {
 		}
 	}
 	return cpus, mem
+}
+
+// guestLimits are the caps a claim's guest starts with: the cores it
+// claimed, and the memory it asked for or else all the memory donated.
+func (d *donor) guestLimits(cl *claim) Limits {
+	l := Limits{CPUs: float64(cl.cpus), MemoryBytes: cl.mem}
+	if l.MemoryBytes == 0 {
+		l.MemoryBytes = d.mem
+	}
+	return l
 }
 
 // guestsLocked lists the running guests, oldest first.

@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/scavenge/scavenge/peer/wire"
+	"github.com/scavenge/scavenge/policy"
+	"github.com/scavenge/scavenge/policy/sensor"
 )
 
 func TestDonorClaimDecisions(t *testing.T) {
@@ -26,6 +29,7 @@ func TestDonorClaimDecisions(t *testing.T) {
 		setup func(f *donorFixture)
 		req   wire.ClaimRequest
 		want  string // "" means accepted
+		desk  bool   // a desk PC (not dedicated): no presence until a sample
 	}{
 		{name: "idle dedicated accepts", opts: enabled(DonorOptions{}), req: wire.ClaimRequest{CPUs: 1}},
 		{name: "zero cpus means one", opts: enabled(DonorOptions{CPUs: 1}), req: wire.ClaimRequest{}},
@@ -35,21 +39,21 @@ func TestDonorClaimDecisions(t *testing.T) {
 			req: wire.ClaimRequest{CPUs: 1}, want: "not allowed: peer home-peer is not in accept_from",
 		},
 		{
-			name: "paused", opts: enabled(DonorOptions{}), setup: func(f *donorFixture) { f.d.pause("lunch meeting") },
-			req: wire.ClaimRequest{CPUs: 1}, want: "paused: lunch meeting",
+			name: "paused", opts: enabled(DonorOptions{}), setup: func(f *donorFixture) { f.e.Pause("lunch meeting") },
+			req: wire.ClaimRequest{CPUs: 1}, want: "paused by the owner: lunch meeting",
 		},
 		{
 			name: "resumed accepts", opts: enabled(DonorOptions{}),
-			setup: func(f *donorFixture) { f.d.pause("lunch meeting"); f.d.resume() }, req: wire.ClaimRequest{CPUs: 1},
+			setup: func(f *donorFixture) { f.e.Pause("lunch meeting"); f.e.Resume() }, req: wire.ClaimRequest{CPUs: 1},
 		},
 		{
-			name: "not idle before the first sample", opts: DonorOptions{Enabled: true},
+			name: "not idle before the first sample", opts: DonorOptions{Enabled: true}, desk: true,
 			req: wire.ClaimRequest{CPUs: 1}, want: "not idle: waiting for the first presence sample",
 		},
 		{
 			name: "not idle: owner active", opts: DonorOptions{Enabled: true},
 			setup: func(f *donorFixture) {
-				f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used 3 s ago"})
+				f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used 3 s ago", Action: GuestKill})
 			},
 			req: wire.ClaimRequest{CPUs: 1}, want: "not idle: keyboard used 3 s ago",
 		},
@@ -61,7 +65,7 @@ func TestDonorClaimDecisions(t *testing.T) {
 			req: wire.ClaimRequest{CPUs: 1},
 		},
 		{
-			name: "disabled", opts: DonorOptions{Dedicated: true},
+			name: "disabled", opts: DonorOptions{},
 			req: wire.ClaimRequest{CPUs: 1}, want: "not idle: donating is disabled in config",
 		},
 		{
@@ -115,7 +119,7 @@ func TestDonorClaimDecisions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newDonorFixture(t, tt.opts)
+			f := newDonorFixture(t, tt.opts, func(o *Options) { o.Policy.Dedicated = !tt.desk })
 			if tt.setup != nil {
 				tt.setup(f)
 			}
@@ -195,10 +199,16 @@ func TestDonorClaimBadRequest(t *testing.T) {
 	}
 }
 
-// TestDonorOffer: the published offer follows presence, claims and pause.
+// TestDonorOffer: the published offer follows presence (through the policy
+// machine, from a fake sensor), claims and pause.
 func TestDonorOffer(t *testing.T) {
+	owner := &sensor.Fake{}
+	owner.Set(sensor.Reading{InputIdle: 20 * time.Minute, InputKnown: true, InputSource: "test keyboard"})
 	f := newDonorFixture(t, DonorOptions{Enabled: true, CPUs: 2, MemoryBytes: 4 << 30, Labels: []string{"fast"},
-		OnReturn: "kill", Checkpoint: []string{"signal"}})
+		Checkpoint: []string{"signal"}}, func(o *Options) {
+		o.Policy = policy.Policy{IdleAfter: 10 * time.Minute, OnReturn: policy.OnReturn{Action: policy.ActionKill}}
+		o.Sensor = owner
+	})
 	waitOffer := func(state wire.State, free int, reason string) wire.Offer {
 		t.Helper()
 		var o wire.Offer
@@ -211,6 +221,10 @@ func TestDonorOffer(t *testing.T) {
 		}
 		return o
 	}
+	sample := func() string {
+		f.e.presence.sample(context.Background())
+		return f.e.presence.decision().Reason
+	}
 	o := waitOffer(wire.StateOwner, 2, "waiting for the first presence sample")
 	want := wire.Offer{Version: wire.OfferVersion, Name: "donor-box", CPUs: 2, MemoryBytes: 4 << 30, FreeMemoryBytes: 4 << 30,
 		OS: runtime.GOOS, Arch: runtime.GOARCH, OnReturn: "kill"}
@@ -220,19 +234,23 @@ func TestDonorOffer(t *testing.T) {
 		t.Errorf("offer: got %+v, want fields of %+v with labels [fast] and checkpoint [signal]", o, want)
 	}
 
-	f.d.setPresence(Presence{Donating: true, State: wire.StateIdle, Reason: "keyboard idle 20 min"})
-	waitOffer(wire.StateIdle, 2, "keyboard idle 20 min")
+	away := sample()
+	waitOffer(wire.StateIdle, 2, away)
 	f.claim(wire.ClaimRequest{JobID: "j", TaskID: "0", CPUs: 2, MemoryBytes: 1 << 30})
 	o = waitOffer(wire.StateBusy, 0, "all 2 slots in use")
 	if o.FreeMemoryBytes != 3<<30 {
 		t.Errorf("free memory with a 1 GiB claim: got %d, want %d", o.FreeMemoryBytes, uint64(3<<30))
 	}
-	f.d.pause("presentation")
-	waitOffer(wire.StatePaused, 2, "presentation") // the claim was revoked: its slots are free
-	f.d.resume()
-	waitOffer(wire.StateIdle, 2, "keyboard idle 20 min")
-	f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used 1 s ago"})
-	waitOffer(wire.StateOwner, 2, "keyboard used 1 s ago")
+	f.e.Pause("presentation")
+	paused := f.e.presence.decision().Reason
+	if !strings.Contains(paused, "presentation") {
+		t.Errorf("paused reason %q does not give the owner's", paused)
+	}
+	waitOffer(wire.StatePaused, 2, paused) // the claim was revoked: its slots are free
+	f.e.Resume()
+	waitOffer(wire.StateIdle, 2, away)
+	owner.Set(sensor.Reading{InputIdle: 0, InputKnown: true, InputSource: "test keyboard"})
+	waitOffer(wire.StateOwner, 2, sample())
 }
 
 // TestDonorOfferReasonOnly: a change of only the offer's words ("idle for
@@ -257,7 +275,7 @@ func TestDonorOfferReasonOnly(t *testing.T) {
 		if o2, _ := f.mesh.lastOffer(); o2.Reason != "idle for 13 s" {
 			t.Errorf("after %s: offer says %q, want %q", reasonRepublish, o2.Reason, "idle for 13 s")
 		}
-		f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used"})
+		f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used", Action: GuestKill})
 		synctest.Wait()
 		if o2, _ := f.mesh.lastOffer(); o2.State != wire.StateOwner || o2.Reason != "keyboard used" {
 			t.Errorf("after the owner returned: offer %s %q, want owner %q at once", o2.State, o2.Reason, "keyboard used")

@@ -68,6 +68,7 @@ func (p *testProc) Stop(grace time.Duration) error {
 	default:
 	}
 	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGCONT) // a frozen guest gets its SIGTERM now
 	t := time.NewTimer(grace)
 	defer t.Stop()
 	select {

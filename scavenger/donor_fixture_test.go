@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/scavenge/scavenge/peer/wire"
+	"github.com/scavenge/scavenge/policy"
 )
 
 // Test scaffolding for the donor: a donor engine on a testMesh, and a
@@ -43,14 +44,13 @@ func donorTestLogger(t *testing.T) *slog.Logger {
 }
 
 // newDonorFixture starts a donor with opts (WorkDir defaults to a test dir,
-// CPUs to 2, Grace to 2 s) and runs it until cleanup.
-func newDonorFixture(t *testing.T, opts DonorOptions) *donorFixture {
+// CPUs to 2) under a dedicated machine's policy (grace 2 s, kill on return;
+// mods change it) and runs it until cleanup. The presence loop does not
+// run: tests set presence themselves, or pause through the policy machine.
+func newDonorFixture(t *testing.T, opts DonorOptions, mods ...func(*Options)) *donorFixture {
 	t.Helper()
 	if opts.WorkDir == "" {
 		opts.WorkDir = filepath.Join(t.TempDir(), "work")
-	}
-	if opts.Grace == 0 {
-		opts.Grace = 2 * time.Second
 	}
 	if opts.CPUs == 0 {
 		opts.CPUs = 2
@@ -59,16 +59,29 @@ func newDonorFixture(t *testing.T, opts DonorOptions) *donorFixture {
 	link(f.mesh, f.home)
 	log := donorTestLogger(t)
 	f.e = &Engine{
-		opts: Options{Mesh: f.mesh, Executor: procExecutor{}, Logger: log, Name: "donor-box", HomeDir: t.TempDir(), Donor: opts},
-		log:  log,
+		opts: Options{Mesh: f.mesh, Executor: procExecutor{}, Logger: log, Name: "donor-box", HomeDir: t.TempDir(), Donor: opts,
+			Policy: policy.Policy{Dedicated: true, OnReturn: policy.OnReturn{Action: policy.ActionKill, Grace: 2 * time.Second}}},
+		log: log,
+	}
+	for _, mod := range mods {
+		mod(&f.e.opts)
 	}
 	f.d = newDonor(f.e)
 	f.e.donor = f.d
+	f.e.presence = newPresence(f.e)
+	if f.e.opts.Policy.Dedicated {
+		f.e.presence.sample(context.Background()) // idle from the start
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	f.cancel = cancel
 	go func() { f.done <- f.d.run(ctx) }()
 	t.Cleanup(f.stop)
 	return f
+}
+
+// withGrace sets the policy's grace period.
+func withGrace(d time.Duration) func(*Options) {
+	return func(o *Options) { o.Policy.OnReturn.Grace = d }
 }
 
 // stop ends the donor's run loop and checks it returned nil.
@@ -81,10 +94,9 @@ func (f *donorFixture) stop() {
 	})
 }
 
-// enabled is DonorOptions with the donor on and a dedicated machine's
-// presence, the usual starting point.
+// enabled is DonorOptions with the donor on, the usual starting point.
 func enabled(o DonorOptions) DonorOptions {
-	o.Enabled, o.Dedicated = true, true
+	o.Enabled = true
 	return o
 }
 
@@ -157,6 +169,8 @@ type taskOpts struct {
 	// whileRunning runs in its own goroutine after Started, with the
 	// stream's conn (to send Renew or Cancel); the test home keeps reading.
 	whileRunning func(c *wire.Conn)
+	// states receives the GuestState messages (buffer it).
+	states chan *wire.GuestState
 }
 
 // runTask opens a task stream, sends spec (its Inputs come from o.inputs
@@ -219,6 +233,12 @@ func (f *donorFixture) runTask(spec wire.TaskSpec, o taskOpts) *taskResult {
 			} else {
 				r.stdout.Write(m.Data)
 			}
+		case *wire.GuestState:
+			if o.states == nil {
+				f.t.Errorf("unexpected guest state %+v", m)
+				break
+			}
+			o.states <- m
 		case *wire.Exit:
 			r.exit = m
 		case *wire.FileHeader:

@@ -2,7 +2,6 @@ package scavenger
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"path"
 	"path/filepath"
 	"sort"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -172,8 +170,8 @@ func (d *donor) refusalLocked(cl *claim) string {
 		return cl.revoked
 	case d.closing:
 		return "donor is shutting down"
-	case d.paused:
-		return "paused by owner: " + d.pauseWhy
+	case d.presence.State == wire.StatePaused:
+		return d.presence.Reason
 	case !d.presenceLocked().Donating:
 		return "owner returned: " + d.presenceLocked().Reason
 	}
@@ -221,7 +219,11 @@ func (t *donorTask) runGuest(dir string) error {
 	if err != nil {
 		return err
 	}
-	g := &guest{d: d, stream: t.s.Stream, info: Guest{JobID: spec.JobID, TaskID: spec.TaskID, HomePeer: t.remote, Argv: spec.Argv}}
+	// The guest may write before Start returns; its output waits for
+	// Started so the home always sees Started first.
+	ready := make(chan struct{})
+	g := &guest{d: d, stream: t.s.Stream, conn: t.c, ready: ready, limits: d.guestLimits(t.cl),
+		info: Guest{JobID: spec.JobID, TaskID: spec.TaskID, HomePeer: t.remote, Argv: spec.Argv}}
 	d.mu.Lock()
 	if why := d.refusalLocked(t.cl); why != "" {
 		d.mu.Unlock()
@@ -233,9 +235,6 @@ func (t *donorTask) runGuest(dir string) error {
 
 	t.s.setIdle(0) // from here the lease, not the stream, decides
 	lost := &atomic.Bool{}
-	// The guest may write before Start returns; its output waits for
-	// Started so the home always sees Started first.
-	ready := make(chan struct{})
 	// The work dir holds other tasks and the shared input cache: hide it
 	// too; the executor brings this task's own directory back.
 	hide := []string{d.workDir}
@@ -249,6 +248,7 @@ func (t *donorTask) runGuest(dir string) error {
 		Stdout: &outputWriter{c: t.c, lost: lost, log: t.log, ready: ready},
 		Stderr: &outputWriter{c: t.c, stderr: true, lost: lost, log: t.log, ready: ready},
 		Hide:   hide,
+		Limits: g.limits,
 	})
 	if err != nil {
 		close(ready)
@@ -408,97 +408,6 @@ func removeTaskDir(dir string, log *slog.Logger) {
 	if err := os.RemoveAll(dir); err != nil {
 		log.Warn("cannot remove task dir", "dir", dir, "err", err)
 	}
-}
-
-// guest is a task's process on this machine and why it is being stopped.
-type guest struct {
-	d      *donor
-	stream wire.Stream
-
-	mu        sync.Mutex
-	info      Guest
-	proc      Process // nil until started
-	reason    string  // the first reason it was stopped for
-	preempted bool    // stopped for the owner: the home re-runs it
-	gone      bool    // the home vanished: nothing to report
-}
-
-// snapshot returns the guest as status shows it; false until it started.
-func (g *guest) snapshot() (Guest, bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.info, g.proc != nil
-}
-
-// started records the process; a stop requested while it was starting
-// applies now.
-func (g *guest) started(p Process, at time.Time) {
-	g.mu.Lock()
-	g.proc, g.info.Pid, g.info.Started = p, p.Pid(), at
-	stop := g.reason != ""
-	g.mu.Unlock()
-	if stop {
-		g.stopProcess(p)
-	}
-}
-
-// setAction records what was done to the guest, for status.
-func (g *guest) setAction(a string) {
-	g.mu.Lock()
-	if g.info.Action == "" {
-		g.info.Action = a
-	}
-	g.mu.Unlock()
-}
-
-// stop asks the process to end for reason. The first reason wins: a guest
-// cancelled by its home and then caught by the owner's return was cancelled.
-func (g *guest) stop(reason string, preempted bool) {
-	g.mu.Lock()
-	if g.reason != "" {
-		g.mu.Unlock()
-		return
-	}
-	g.reason, g.preempted = reason, preempted
-	p := g.proc
-	g.mu.Unlock()
-	if p != nil {
-		g.stopProcess(p)
-	}
-}
-
-// stopping reports whether the guest has been asked to stop.
-func (g *guest) stopping() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.reason != ""
-}
-
-// homeGone stops the guest of a home that stopped renewing and resets its
-// stream, which also unblocks output the home no longer reads.
-func (g *guest) homeGone(reason string) {
-	g.mu.Lock()
-	g.gone = true
-	g.mu.Unlock()
-	g.stop(reason, false)
-	g.stream.Reset()
-}
-
-// stopProcess runs Stop in the background: it may take the grace period,
-// and callers hold the owner's attention, not the guest's.
-func (g *guest) stopProcess(p Process) {
-	go func() {
-		if err := p.Stop(g.d.grace); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			g.d.log.Warn("stopping guest", "pid", p.Pid(), "err", err)
-		}
-	}()
-}
-
-// outcome is why the guest ended, if it was stopped.
-func (g *guest) outcome() (reason string, preempted, gone bool) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.reason, g.preempted, g.gone
 }
 
 // outputWriter turns the guest's writes into Output frames. When the stream

@@ -2,6 +2,7 @@ package scavenger
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -400,6 +401,7 @@ func TestDonorTaskStops(t *testing.T) {
 		wantReason    string
 		wantPreempted bool
 		wantAction    string
+		grace         time.Duration
 	}{
 		{
 			name: "cancel", opts: enabled(DonorOptions{}), argv: []string{"sleep", "60"},
@@ -411,41 +413,32 @@ func TestDonorTaskStops(t *testing.T) {
 			wantReason: "timeout after 300ms", wantAction: "killed: timeout",
 		},
 		{
-			name: "owner returns", opts: DonorOptions{Enabled: true, OnReturn: "kill"}, argv: []string{"sleep", "60"},
+			name: "owner returns", opts: DonorOptions{Enabled: true}, argv: []string{"sleep", "60"},
 			stop: func(f *donorFixture, c *wire.Conn) {
-				f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used 1 s ago"})
+				f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used 1 s ago", Action: GuestKill})
 			},
 			wantReason: "owner returned: keyboard used 1 s ago", wantPreempted: true,
 			wantAction: "killed: owner returned: keyboard used 1 s ago",
 		},
 		{
-			name: "owner returns, share not yet supported", opts: DonorOptions{Enabled: true, OnReturn: "share"},
-			argv: []string{"sleep", "60"},
-			stop: func(f *donorFixture, c *wire.Conn) {
-				f.d.setPresence(Presence{State: wire.StateOwner, Reason: "mouse moved"})
-			},
-			wantReason: "killed (share not yet supported): owner returned: mouse moved", wantPreempted: true,
-			wantAction: "killed (share not yet supported): owner returned: mouse moved",
-		},
-		{
 			name: "paused", opts: DonorOptions{Enabled: true}, argv: []string{"sleep", "60"},
-			stop:       func(f *donorFixture, c *wire.Conn) { f.d.pause("presentation") },
-			wantReason: "paused by owner: presentation", wantPreempted: true, wantAction: "killed: paused by owner: presentation",
+			stop:       func(f *donorFixture, c *wire.Conn) { f.e.Pause("presentation") },
+			wantReason: "paused by the owner: presentation", wantPreempted: true, wantAction: "killed: paused by the owner: presentation",
 		},
 		{
 			// Ignores SIGTERM (so does its sleep, which inherits that):
 			// only SIGKILL after the grace period ends it.
-			name: "owner returns to a stubborn guest", opts: DonorOptions{Enabled: true, Grace: 300 * time.Millisecond},
+			name: "owner returns to a stubborn guest", opts: DonorOptions{Enabled: true}, grace: 300 * time.Millisecond,
 			argv: []string{"sh", "-c", `trap "" TERM; sleep 60`},
 			stop: func(f *donorFixture, c *wire.Conn) {
-				f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used"})
+				f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used", Action: GuestKill})
 			},
 			wantReason: "owner returned: keyboard used", wantPreempted: true, wantAction: "killed: owner returned: keyboard used",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newDonorFixture(t, tt.opts)
+			f := newDonorFixture(t, tt.opts, withGrace(cmp.Or(tt.grace, 2*time.Second)))
 			f.d.setPresence(Presence{Donating: true, State: wire.StateIdle, Reason: "idle"})
 			spec := f.spec("job1", "0", tt.argv...)
 			spec.TimeoutMs = tt.timeoutMs
@@ -481,7 +474,7 @@ func TestDonorTaskStops(t *testing.T) {
 // TestDonorTaskGuestAction: status shows what is being done to a guest
 // that takes its time to stop (its TERM handler waits for the test).
 func TestDonorTaskGuestAction(t *testing.T) {
-	f := newDonorFixture(t, DonorOptions{Enabled: true, Grace: 20 * time.Second})
+	f := newDonorFixture(t, DonorOptions{Enabled: true}, withGrace(20*time.Second))
 	f.d.setPresence(Presence{Donating: true, State: wire.StateIdle, Reason: "idle"})
 	spec := f.spec("job1", "0", "sh", "-c",
 		`trap 'until [ -e release ]; do sleep 0.02; done; exit 9' TERM; touch ready; while :; do sleep 0.05; done`)
@@ -493,7 +486,7 @@ func TestDonorTaskGuestAction(t *testing.T) {
 			gs[0].Action != "" || !slices.Equal(gs[0].Argv, spec.Argv) {
 			t.Errorf("running guest: got %+v", gs)
 		}
-		f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used"})
+		f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used", Action: GuestKill})
 		gs = f.d.status().Guests
 		if len(gs) != 1 || gs[0].Action != "killed: owner returned: keyboard used" {
 			t.Errorf("stopping guest: got %+v, want action %q", gs, "killed: owner returned: keyboard used")
@@ -554,10 +547,10 @@ func TestDonorRevokedClaim(t *testing.T) {
 		revoke func(d *donor)
 		want   string
 	}{
-		{"paused", func(d *donor) { d.pause("meeting") }, "paused by owner: meeting"},
-		{"paused and resumed", func(d *donor) { d.pause("meeting"); d.resume() }, "paused by owner: meeting"},
+		{"paused", func(d *donor) { d.e.Pause("meeting") }, "paused by the owner: meeting"},
+		{"paused and resumed", func(d *donor) { d.e.Pause("meeting"); d.e.Resume() }, "paused by the owner: meeting"},
 		{"owner came and went", func(d *donor) {
-			d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used"})
+			d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used", Action: GuestKill})
 			d.setPresence(Presence{Donating: true, State: wire.StateIdle, Reason: "idle again"})
 		}, "owner returned: keyboard used"},
 	}
@@ -609,4 +602,63 @@ func TestDonorStaleTaskDirs(t *testing.T) {
 	if _, err := os.Stat(keep); err != nil {
 		t.Errorf("unrelated dir: %v, want it kept", err)
 	}
+}
+
+// TestDonorGuestTreatment: while the owner is back, a guest is suspended
+// or shared as the policy says and resumed when the owner leaves again; its
+// home hears each change and the task still completes.
+func TestDonorGuestTreatment(t *testing.T) {
+	f := newDonorFixture(t, DonorOptions{Enabled: true})
+	f.d.setPresence(Presence{Donating: true, State: wire.StateIdle, Reason: "idle"})
+	states := make(chan *wire.GuestState, 8)
+	spec := f.spec("job1", "0", "sh", "-c", `until [ -e finish ]; do sleep 0.01; done; echo finished`)
+	wantState := func(want string) {
+		t.Helper()
+		select {
+		case s := <-states:
+			if s.State != want {
+				t.Errorf("guest state %q (%s), want %q", s.State, s.Reason, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no guest state %q", want)
+		}
+	}
+	r := f.runTask(spec, taskOpts{states: states, whileRunning: func(c *wire.Conn) {
+		pid := 0
+		for _, g := range f.d.status().Guests {
+			pid = g.Pid
+		}
+		f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used 1 s ago", Action: GuestSuspend})
+		wantState(wire.GuestSuspended)
+		// SIGSTOP lands when the kernel next schedules the process.
+		waitFor(t, "the guest to stop", func() bool { return procState(t, pid) == "T" })
+		if g := f.d.status().Guests; len(g) != 1 || !strings.HasPrefix(g[0].Action, "suspended (SIGSTOP): owner returned: keyboard used") {
+			t.Errorf("status of a suspended guest: %+v", g)
+		}
+		f.d.setPresence(Presence{Donating: true, State: wire.StateIdle, Reason: "no input for 5 min"})
+		wantState(wire.GuestRunning)
+		waitFor(t, "the guest to continue", func() bool { return procState(t, pid) != "T" })
+		f.d.setPresence(Presence{State: wire.StateOwner, Reason: "mouse moved", Action: GuestShare, Share: Limits{CPUs: 0.1}})
+		wantState(wire.GuestShared)
+		dirs := f.taskDirs()
+		if len(dirs) != 1 {
+			t.Fatalf("task dirs %v, want one", dirs)
+		}
+		os.WriteFile(filepath.Join(f.e.opts.Donor.WorkDir, dirs[0], "finish"), nil, 0o644)
+	}})
+	if r.exit == nil || r.exit.Code != 0 || r.exit.Preempted || r.stdout.String() != "finished\n" {
+		t.Fatalf("exit %+v stdout %q, want a normal end after suspend, resume and share", r.exit, r.stdout.String())
+	}
+}
+
+// procState is the one-letter state of pid from /proc/<pid>/stat.
+func procState(t *testing.T, pid int) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatalf("state of %d: %v", pid, err)
+	}
+	// The command name is in parentheses and may hold spaces.
+	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
+	return rest[:1]
 }

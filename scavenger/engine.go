@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/scavenge/scavenge/policy"
+	"github.com/scavenge/scavenge/policy/sensor"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -21,23 +23,27 @@ type Options struct {
 	HomeDir string
 	Donor   DonorOptions
 	Home    HomeOptions
+	// Policy decides from Sensor's readings when this machine donates and
+	// what its guests get when the owner returns; SampleEvery is how often
+	// the sensor is read (default 1s). A nil Sensor has nothing to watch,
+	// which counts as an owner who is away.
+	Policy      policy.Policy
+	Sensor      sensor.Sensor
+	SampleEvery time.Duration
 }
 
 // DonorOptions configure the donor side.
 type DonorOptions struct {
 	Enabled     bool
-	Dedicated   bool   // a processor-pool machine: always idle
 	CPUs        int    // slots; 0 means runtime.NumCPU()
 	MemoryBytes uint64 // donated memory
 	Labels      []string
 	AcceptFrom  []string // peer IDs; empty means any peer of the swarm
 	WorkDir     string   // parent of the task directories
 	Lease       time.Duration
-	MaxInput    int64 // bytes of inputs per task
-	MaxOutput   int64 // bytes of output files per task
-	OnReturn    string
-	Grace       time.Duration // SIGTERM -> SIGKILL
-	Checkpoint  []string      // backends to advertise
+	MaxInput    int64    // bytes of inputs per task
+	MaxOutput   int64    // bytes of output files per task
+	Checkpoint  []string // backends to advertise
 }
 
 // HomeOptions configure the home side.
@@ -52,10 +58,11 @@ var ErrNotFound = errors.New("no such job")
 
 // Engine is one daemon's donor and home sides.
 type Engine struct {
-	opts  Options
-	log   *slog.Logger
-	donor *donor
-	home  *home
+	opts     Options
+	log      *slog.Logger
+	donor    *donor
+	home     *home
+	presence *presence
 }
 
 // New opens the job database and registers the protocol handlers.
@@ -72,6 +79,7 @@ func New(opts Options) (*Engine, error) {
 		return nil, err
 	}
 	e.donor = newDonor(e)
+	e.presence = newPresence(e)
 	return e, nil
 }
 
@@ -79,6 +87,7 @@ func New(opts Options) (*Engine, error) {
 func (e *Engine) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return e.donor.run(ctx) })
+	g.Go(func() error { return e.presence.run(ctx) })
 	g.Go(func() error { return e.home.run(ctx) })
 	return g.Wait()
 }
@@ -93,16 +102,12 @@ func (e *Engine) Status() Status {
 	return s
 }
 
-// SetPresence feeds the policy's latest decision to the donor side: when the
-// owner comes back it applies the on-return action to every guest.
-func (e *Engine) SetPresence(p Presence) { e.donor.setPresence(p) }
-
 // Pause is the owner's override: stop donating now, applying the on-return
 // action to guests, until Resume.
-func (e *Engine) Pause(reason string) { e.donor.pause(reason) }
+func (e *Engine) Pause(reason string) { e.presence.pause(reason) }
 
 // Resume lifts Pause.
-func (e *Engine) Resume() { e.donor.resume() }
+func (e *Engine) Resume() { e.presence.resume() }
 
 // Peers lists the other peers' fresh offers, newest information first.
 func (e *Engine) Peers() []PeerInfo { return e.home.peers() }

@@ -29,8 +29,8 @@ type ExecSpec struct {
 
 // Limits are caps on a guest's resources.
 type Limits struct {
-	CPUs        float64 // CPU time, in cores (0.1 = a tenth of one core)
-	MemoryBytes uint64  // resident memory; the guest is killed above it
+	CPUs        float64 `json:"cpus,omitempty"`   // CPU time, in cores (0.1 = a tenth of one core)
+	MemoryBytes uint64  `json:"memory,omitempty"` // resident memory; the guest is killed above it
 }
 
 // Process is a running guest.

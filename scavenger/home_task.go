@@ -204,6 +204,11 @@ func (a *attempt) converse(ctx context.Context) attemptResult {
 			if res, ok := a.sendInputs(ctx, m); !ok {
 				return res
 			}
+		case *wire.GuestState:
+			if !started || exit != nil {
+				return a.protocol(m, exit)
+			}
+			a.h.markGuestState(a.r, m)
 		case *wire.Started:
 			if started || exit != nil {
 				return a.protocol(m, exit)
@@ -431,6 +436,29 @@ func (h *home) markStarted(r *taskRun, m *wire.Started) {
 		}
 		h.log.Info("task started", "job", r.key.job, "task", r.key.task, "peer", r.cand.name, "pid", m.Pid, "attempt", attempts)
 	})
+}
+
+// markGuestState records what the donor's owner policy did to the running
+// task: suspended is a state of its own (the task is not lost, and its
+// lease is still renewed); shared and resumed are running with a reason.
+func (h *home) markGuestState(r *taskRun, m *wire.GuestState) {
+	h.hub.publish(Event{Type: EventGuest, JobID: r.key.job, TaskID: r.key.task, Peer: r.cand.peer, PeerName: r.cand.name,
+		Message: m.State + ": " + m.Reason})
+	state := StateRunning
+	if m.State == wire.GuestSuspended {
+		state = StateSuspended
+	}
+	now := wallNow()
+	h.st.updateLater(r.key.job, func(j *Job) error {
+		t := findTask(j, r.key.task)
+		if t == nil || t.State.Final() {
+			return errSkip
+		}
+		t.State, t.Reason = state, m.Reason
+		settleJob(j, now)
+		return nil
+	}, nil)
+	h.log.Info("task "+m.State+" on its donor", "job", r.key.job, "task", r.key.task, "peer", r.cand.name, "reason", m.Reason)
 }
 
 // releaseRun gives r's slot back to the scheduler, once.

@@ -183,6 +183,23 @@ func TestHomeAgainstScriptedDonor(t *testing.T) {
 			}
 		},
 	}, {
+		name: "a suspended task is not lost",
+		script: func(t *testing.T, _ int, c *wire.Conn, _ wire.Stream, _ *wire.TaskSpec) {
+			startedOK(t, c)
+			send(t, c, &wire.GuestState{State: wire.GuestSuspended, Reason: "suspended (SIGSTOP): owner returned"},
+				&wire.GuestState{State: wire.GuestRunning, Reason: "resumed: owner away again"},
+				&wire.Exit{Code: 0}, &wire.Done{})
+		},
+		check: func(t *testing.T, j Job, w *watcher, _ string) {
+			if task := j.Tasks[0]; j.State != StateDone || task.Attempts != 1 || task.Lost != 0 || task.Preemptions != 0 {
+				t.Errorf("job = %+v, want done in one attempt", j)
+			}
+			evs := w.ofType(EventGuest)
+			if len(evs) != 2 || evs[0].Message != "suspended: suspended (SIGSTOP): owner returned" || evs[1].Message != "running: resumed: owner away again" {
+				t.Errorf("guest events = %+v", evs)
+			}
+		},
+	}, {
 		name: "a task that could not start failed",
 		script: func(t *testing.T, _ int, c *wire.Conn, _ wire.Stream, _ *wire.TaskSpec) {
 			send(t, c, &wire.Need{}, &wire.Exit{Code: 127, Error: "exec: nope: not found"}, &wire.Done{})

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/scavenge/scavenge/peer/wire"
+	"github.com/scavenge/scavenge/policy"
 )
 
 // End-to-end tests of the home side: whole Engines on linked test meshes,
@@ -34,7 +35,7 @@ type node struct {
 // donating is the donor options of a dedicated machine with 2 slots and a
 // short lease, so an orphaned guest goes quickly.
 func donating() DonorOptions {
-	return DonorOptions{Enabled: true, Dedicated: true, CPUs: 2, Lease: time.Second, Grace: time.Second}
+	return DonorOptions{Enabled: true, CPUs: 2, Lease: time.Second}
 }
 
 // startNode runs an Engine for peer id; opts.Mesh, Executor, Logger, Name,
@@ -56,6 +57,10 @@ func startNode(t testing.TB, id string, opts Options) *node {
 	}
 	if opts.Name == "" {
 		opts.Name = id
+	}
+	if reflect.DeepEqual(opts.Policy, policy.Policy{}) {
+		// A processor-pool machine: idle at once, guests killed on pause.
+		opts.Policy = policy.Policy{Dedicated: true, OnReturn: policy.OnReturn{Action: policy.ActionKill, Grace: time.Second}}
 	}
 	if opts.DBPath == "" {
 		opts.DBPath = filepath.Join(t.TempDir(), "jobs.db")
@@ -460,7 +465,7 @@ func TestWaitTimeoutSaysWhy(t *testing.T) {
 	id := submit(t, home, SubmitRequest{Argv: []string{"true"}, WaitTimeout: 300 * time.Millisecond})
 	w := watchJob(t, home, id)
 	j := w.finished()
-	why := "0 of 2 peers idle: donor-a paused (owner away for lunch), donor-b not donating (" + bReason + ")"
+	why := "0 of 2 peers idle: donor-a paused (paused by the owner: owner away for lunch), donor-b not donating (" + bReason + ")"
 	waits := w.ofType(EventWaiting)
 	if len(waits) != 1 || waits[0].Message != why {
 		t.Errorf("waiting events = %+v, want one saying %q", waits, why)

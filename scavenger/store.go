@@ -292,7 +292,7 @@ func (s *store) recoverUnfinished(reason string) (jobs []Job, requeued map[strin
 				continue
 			}
 			for i := range j.Tasks {
-				if t := &j.Tasks[i]; t.State == StateRunning {
+				if t := &j.Tasks[i]; t.State == StateRunning || t.State == StateSuspended {
 					t.State, t.Reason = StateQueued, reason
 					requeued[j.ID] = append(requeued[j.ID], t.ID)
 				}
@@ -320,7 +320,7 @@ func settleJob(j *Job, now time.Time) {
 	reason := ""
 	for _, t := range j.Tasks {
 		final = final && t.State.Final()
-		running = running || t.State == StateRunning
+		running = running || t.State == StateRunning || t.State == StateSuspended
 		failed = failed || t.State == StateFailed
 		cancelled = cancelled || t.State == StateCancelled
 		if reason == "" {

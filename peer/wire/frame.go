@@ -29,11 +29,12 @@ const (
 	KindExit
 	KindDone
 	KindError
+	KindGuestState
 	kindEnd
 )
 
 var kindNames = [...]string{"", "claim-request", "claim-response", "task-spec", "need", "file-header",
-	"chunk", "output", "started", "renew", "cancel", "exit", "done", "error"}
+	"chunk", "output", "started", "renew", "cancel", "exit", "done", "error", "guest-state"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {
@@ -95,6 +96,9 @@ func (*Done) Kind() Kind { return KindDone }
 // Kind implements Message.
 func (*Error) Kind() Kind { return KindError }
 
+// Kind implements Message.
+func (*GuestState) Kind() Kind { return KindGuestState }
+
 func newMessage(k Kind) (Message, error) {
 	switch k {
 	case KindClaimRequest:
@@ -123,6 +127,8 @@ func newMessage(k Kind) (Message, error) {
 		return &Done{}, nil
 	case KindError:
 		return &Error{}, nil
+	case KindGuestState:
+		return &GuestState{}, nil
 	}
 	return nil, fmt.Errorf("%w %d", ErrUnknownKind, byte(k))
 }

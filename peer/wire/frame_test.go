@@ -32,6 +32,7 @@ func validMessages() []Message {
 		&Exit{Code: -1, Signal: "killed", Preempted: true, Reason: "owner returned"},
 		&Done{},
 		&Error{Message: "claim expired"},
+		&GuestState{State: GuestSuspended, Reason: "owner returned"},
 	}
 }
 

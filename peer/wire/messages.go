@@ -124,6 +124,22 @@ type Exit struct {
 	CPUMs     int64  `json:"cpu_ms,omitempty"` // user+system CPU time of the task
 }
 
+// GuestState says what the donor's owner policy did to the running task
+// (donor -> home): it goes on at full speed, yields (shared), or is frozen
+// until the owner leaves again (suspended). The task is still running in
+// every case: only Exit ends it.
+type GuestState struct {
+	State  string `json:"state"` // one of GuestRunning, GuestShared, GuestSuspended
+	Reason string `json:"reason,omitempty"`
+}
+
+// Guest states.
+const (
+	GuestRunning   = "running"
+	GuestShared    = "shared"
+	GuestSuspended = "suspended"
+)
+
 // Done ends the task stream (donor -> home).
 type Done struct{}
 
@@ -278,6 +294,16 @@ func (m *Exit) Validate() error {
 func (m *Done) Validate() error { return nil }
 
 // Validate implements Message.
+func (m *GuestState) Validate() error {
+	var err error
+	switch m.State {
+	case GuestRunning, GuestShared, GuestSuspended:
+	default:
+		err = fmt.Errorf("state %q: want %s, %s or %s", clip(m.State), GuestRunning, GuestShared, GuestSuspended)
+	}
+	return invalid(m, errors.Join(err, lenErr("reason", m.Reason, MaxReasonLen)))
+}
+
 func (m *Error) Validate() error { return invalid(m, lenErr("message", m.Message, MaxReasonLen)) }
 
 func rangeErr(field string, v, lo, hi int) error {

@@ -132,17 +132,9 @@ func (m *cpuMeter) guestTimes(ctx context.Context) (map[procKey]float64, error) 
 	if len(roots) == 0 {
 		return nil, nil
 	}
-	pids, err := process.PidsWithContext(ctx)
+	table, err := processTable(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("listing processes: %w", err)
-	}
-	children := make(map[int32][]int32)
-	for _, pid := range pids {
-		ppid, err := (&process.Process{Pid: pid}).PpidWithContext(ctx)
-		if err != nil {
-			continue // exited while we looked, or not ours to see
-		}
-		children[ppid] = append(children[ppid], pid)
 	}
 	slices.Sort(roots)
 	out := make(map[procKey]float64, len(roots))
@@ -165,12 +157,31 @@ func (m *cpuMeter) guestTimes(ctx context.Context) (map[procKey]float64, error) 
 				continue
 			}
 			counted[pid] = true
-			if t, err := processCPU(ctx, pid); err == nil {
+			if t, err := table.cpuOf(ctx, pid); err == nil {
 				used += t
 			}
-			queue = append(queue, children[pid]...)
+			queue = append(queue, table.children[pid]...)
 		}
 		out[procKey{root, started}] = used
 	}
 	return out, nil
+}
+
+// procTable is one look at the process table.
+type procTable struct {
+	children map[int32][]int32 // by parent
+	// cpu is each process's CPU time in seconds, when the look took it
+	// (Linux, in the same pass); otherwise it is asked per process.
+	cpu map[int32]float64
+}
+
+func (t procTable) cpuOf(ctx context.Context, pid int32) (float64, error) {
+	if t.cpu == nil {
+		return processCPU(ctx, pid)
+	}
+	used, ok := t.cpu[pid]
+	if !ok {
+		return 0, fmt.Errorf("process %d: gone", pid)
+	}
+	return used, nil
 }

@@ -109,6 +109,7 @@ func TestOwnerCPUExcludesGuests(t *testing.T) {
 				}
 				return nil
 			}})
+			t.Cleanup(func() { plain.Close(); excl.Close() })
 			if !tt.startBefore {
 				guest.Store(int64(startRole(t, tt.role, nil)))
 			}

@@ -53,3 +53,30 @@ func TestFakeConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestFakeNotifies: Set tells a waiting loop to sample at once, and sets
+// made while nobody listens leave one notification, not a backlog.
+func TestFakeNotifies(t *testing.T) {
+	var f Fake
+	var n Notifier = &f
+	select {
+	case <-n.Activity():
+		t.Fatal("notified before any Set")
+	default:
+	}
+	f.Set(Reading{InputKnown: true, InputSource: "fake"})
+	f.Set(Reading{InputKnown: true, InputSource: "fake again"})
+	select {
+	case <-n.Activity():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Set did not notify")
+	}
+	select {
+	case <-n.Activity():
+		t.Fatal("two Sets left two notifications")
+	default:
+	}
+	if r, _ := f.Read(context.Background()); r.InputSource != "fake again" {
+		t.Errorf("Read after the notification = %+v, want the last Set", r)
+	}
+}

@@ -11,7 +11,7 @@ import (
 // out of reach, so it asks ioreg, which prints the same property.
 type hidInput struct{ log *slog.Logger }
 
-func newInput(_ Options, log *slog.Logger) inputSensor { return hidInput{log: log} }
+func newInput(_ Options, log *slog.Logger, _ func()) inputSensor { return hidInput{log: log} }
 
 func (hidInput) read(ctx context.Context) (input, error) {
 	out, err := exec.CommandContext(ctx, "/usr/sbin/ioreg", "-c", "IOHIDSystem", "-d", "4").Output()
@@ -24,3 +24,5 @@ func (hidInput) read(ctx context.Context) (input, error) {
 	}
 	return input{idle: idle, source: "HID idle time", known: true}, nil
 }
+
+func (hidInput) close() {}

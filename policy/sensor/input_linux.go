@@ -1,154 +1,93 @@
 package sensor
 
 import (
-	"cmp"
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
-// ttyInput finds the owner's last input from terminal access times, as
-// HTCondor's startd does: the kernel sets a terminal's access time when a
-// program reads input typed on it (at most every 8 seconds, to avoid leaking
-// keystroke timing). Output does not count, so a `tail -f` left running in a
-// terminal does not keep the owner "active".
-type ttyInput struct {
-	utmpPath string // logged-in sessions
-	devRoot  string // terminal lines are relative to this
-	boot     func() (time.Time, error)
-	log      *slog.Logger
+// linuxInput takes the most recent activity of every input source there
+// is, as HTCondor does: evdev devices (the physical keyboard and mouse,
+// under any desktop), logind's idle hint (every session, no privilege
+// needed) and the terminals of logged-in sessions (text logins and ssh).
+// Each source sees what the others may miss, and any of them seeing the
+// owner is enough to keep the machine theirs.
+type linuxInput struct {
+	tty    *ttyInput
+	evdev  *evdevWatcher
+	logind *logindSource
 }
 
-// consoleBootGrace covers the creation of the console devices early in boot,
-// which sets their access time without anyone typing.
-const consoleBootGrace = time.Minute
-
-func newInput(o Options, log *slog.Logger) inputSensor {
-	t := &ttyInput{
-		utmpPath: cmp.Or(o.utmpPath, "/var/run/utmp"),
-		devRoot:  cmp.Or(o.devRoot, "/dev"),
-		boot:     o.bootTime,
-		log:      log,
-	}
-	if t.boot == nil {
-		t.boot = bootTime
-	}
-	return t
+// activity is one source's newest input.
+type activity struct {
+	at     time.Time
+	source string
+	// bound marks a time before which the input happened, not when:
+	// devices watched since then without input.
+	bound bool
+	// aggregate marks a source that covers the input of every session,
+	// which makes a bound of the other sources redundant.
+	aggregate bool
 }
 
-// bootTime is when the system started, to the second.
-func bootTime() (time.Time, error) {
-	var si unix.Sysinfo_t
-	if err := unix.Sysinfo(&si); err != nil {
-		return time.Time{}, fmt.Errorf("sysinfo: %w", err)
+func newInput(o Options, log *slog.Logger, notify func()) inputSensor {
+	return &linuxInput{
+		tty:    newTTYInput(o, log),
+		evdev:  startEvdev(o, log, notify),
+		logind: startLogind(o, log, notify),
 	}
-	return time.Now().Add(-time.Duration(si.Uptime) * time.Second), nil
 }
 
-func (t *ttyInput) read(context.Context) (input, error) {
-	terms, err := t.terminals()
-	if err != nil {
-		return input{}, err
+func (l *linuxInput) close() {
+	l.evdev.close()
+	l.logind.close()
+}
+
+// read reports the newest input of all sources, and the errors of those
+// that failed. The input is known when any source has something to say.
+func (l *linuxInput) read(ctx context.Context) (input, error) {
+	var acts []activity
+	var errs []error
+	if a, ok, err := l.tty.latest(); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		acts = append(acts, a)
 	}
-	boot, err := t.boot()
-	if err != nil {
-		return input{}, err
+	if a, ok := l.evdev.latest(); ok {
+		acts = append(acts, a)
 	}
-	var newest time.Time
-	var source string
-	for _, term := range terms {
-		path := term.path
-		fi, err := os.Stat(path)
-		if err != nil {
-			// A session whose terminal is gone (a stale utmp entry, or a
-			// display like ":0" that is not a device) has nothing to say.
-			t.log.Debug("terminal not readable", "path", path, "err", err)
+	if a, ok, err := l.logind.latest(ctx); err != nil {
+		errs = append(errs, err)
+	} else if ok {
+		acts = append(acts, a)
+	}
+	a, ok := newest(acts)
+	if !ok {
+		return input{}, errors.Join(errs...)
+	}
+	return input{idle: time.Since(a.at), source: a.source, known: true}, errors.Join(errs...)
+}
+
+// newest picks the most recent activity. A bound (devices without input
+// since the daemon started) counts only when no aggregate source answered:
+// alone, it keeps a freshly started daemon from taking an owner who just
+// stepped away for long gone; next to logind's idle time, which covers the
+// same devices from before the start, it would only be less precise.
+func newest(acts []activity) (activity, bool) {
+	aggregate := false
+	for _, a := range acts {
+		aggregate = aggregate || a.aggregate
+	}
+	var best activity
+	found := false
+	for _, a := range acts {
+		if a.bound && aggregate {
 			continue
 		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			continue
-		}
-		at := time.Unix(int64(st.Atim.Sec), int64(st.Atim.Nsec)) //nolint:unconvert // int32 on 32-bit Linux
-		if !term.session && at.Before(boot.Add(consoleBootGrace)) {
-			// A console nobody has typed on since boot: its time is
-			// when the device was made, and reporting "keyboard used"
-			// then would be false. A session's terminal is different:
-			// it was made when someone logged in.
-			continue
-		}
-		if at.After(newest) {
-			newest, source = at, path
+		if !found || a.at.After(best.at) {
+			best, found = a, true
 		}
 	}
-	if source == "" {
-		return input{}, nil
-	}
-	return input{idle: time.Since(newest), source: "tty " + source, known: true}, nil
-}
-
-// terminal is a device to watch.
-type terminal struct {
-	path    string
-	session bool // the terminal of a logged-in session, rather than a bare console
-}
-
-// terminals lists the devices to watch: the terminal of every session in
-// utmp and the virtual consoles (/dev/tty1, ...), once each.
-func (t *ttyInput) terminals() ([]terminal, error) {
-	var terms []terminal
-	seen := make(map[string]bool)
-	add := func(p string, session bool) {
-		if !seen[p] {
-			seen[p] = true
-			terms = append(terms, terminal{p, session})
-		}
-	}
-	b, err := os.ReadFile(t.utmpPath)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		// No login has ever been recorded since boot: no sessions.
-	case err != nil:
-		return nil, fmt.Errorf("reading sessions: %w", err)
-	default:
-		entries, err := parseUtmp(b)
-		if err != nil {
-			return nil, fmt.Errorf("reading sessions from %s: %w", t.utmpPath, err)
-		}
-		for _, e := range entries {
-			// utmp is written by root, but a line like "../etc/x" must
-			// still not send us outside the device directory.
-			if e.Type == utmpUserProcess && filepath.IsLocal(e.Line) {
-				add(filepath.Join(t.devRoot, e.Line), true)
-			}
-		}
-	}
-	consoles, err := filepath.Glob(filepath.Join(t.devRoot, "tty[0-9]*"))
-	if err != nil {
-		return nil, fmt.Errorf("listing consoles in %s: %w", t.devRoot, err)
-	}
-	for _, c := range consoles {
-		if allDigits(strings.TrimPrefix(filepath.Base(c), "tty")) {
-			add(c, false)
-		}
-	}
-	return terms, nil
-}
-
-func allDigits(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return s != ""
+	return best, found
 }

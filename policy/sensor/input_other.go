@@ -11,6 +11,8 @@ import (
 // having nothing to watch, which the policy treats as an unattended server.
 type noInput struct{}
 
-func newInput(Options, *slog.Logger) inputSensor { return noInput{} }
+func newInput(Options, *slog.Logger, func()) inputSensor { return noInput{} }
 
 func (noInput) read(context.Context) (input, error) { return input{}, nil }
+
+func (noInput) close() {}

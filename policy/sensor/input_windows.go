@@ -24,7 +24,7 @@ type lastInputInfo struct {
 // lastInput asks Windows when the session last had keyboard or mouse input.
 type lastInput struct{ log *slog.Logger }
 
-func newInput(_ Options, log *slog.Logger) inputSensor { return lastInput{log: log} }
+func newInput(_ Options, log *slog.Logger, _ func()) inputSensor { return lastInput{log: log} }
 
 func (lastInput) read(context.Context) (input, error) {
 	info := lastInputInfo{cbSize: uint32(unsafe.Sizeof(lastInputInfo{}))}
@@ -37,3 +37,5 @@ func (lastInput) read(context.Context) (input, error) {
 	idle := time.Duration(now-info.dwTime) * time.Millisecond
 	return input{idle: idle, source: "Windows session input", known: true}, nil
 }
+
+func (lastInput) close() {}

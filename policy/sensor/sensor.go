@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 )
@@ -49,32 +50,54 @@ type Options struct {
 	utmpPath string
 	devRoot  string
 	bootTime func() (time.Time, error)
+	// evdevDir replaces /dev/input, and evdevProbe the ioctls that name
+	// a device and tell a keyboard (kind "keyboard") from a power button
+	// (kind ""), so that a test can feed the real reader through FIFOs.
+	evdevDir   string
+	evdevProbe func(*os.File) (name, kind string, err error)
+	// logindBus is the D-Bus address where logind is asked, instead of
+	// the system bus.
+	logindBus string
 }
 
-// New returns the sensor for this OS. It takes a first CPU measurement now,
-// so that the first Read can already report a load.
-func New(opts Options) Sensor {
+// Machine is the real Sensor: the input sensor of this OS and the CPU
+// meter. On Linux it watches input devices and logind in the background
+// from New until Close, and tells of the owner's return through Activity.
+type Machine struct {
+	// mu serializes Reads: the CPU meter measures from one Read to the next.
+	mu        sync.Mutex
+	input     inputSensor
+	cpu       *cpuMeter
+	activity  chan struct{}
+	closeOnce sync.Once
+}
+
+var (
+	_ Sensor   = (*Machine)(nil)
+	_ Notifier = (*Machine)(nil)
+)
+
+// New returns the sensor for this OS and starts its background watchers.
+// It takes a first CPU measurement now, so that the first Read can already
+// report a load. Close stops the watchers.
+func New(opts Options) *Machine {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	log := opts.Logger.With("component", "sensor")
-	return &machine{
-		input: newInput(opts, log),
-		cpu:   newCPUMeter(context.Background(), opts.ExcludePIDs, log),
+	act := newActivity()
+	return &Machine{
+		input:    newInput(opts, log, func() { poke(act) }),
+		cpu:      newCPUMeter(context.Background(), opts.ExcludePIDs, log),
+		activity: act,
 	}
-}
-
-// machine is the real Sensor: one input sensor and the CPU meter.
-type machine struct {
-	// mu serializes Reads: the CPU meter measures from one Read to the next.
-	mu    sync.Mutex
-	input inputSensor
-	cpu   *cpuMeter
 }
 
 // inputSensor is the per-OS part.
 type inputSensor interface {
 	read(ctx context.Context) (input, error)
+	// close stops the background watchers, if any, and waits for them.
+	close()
 }
 
 // input is one input sensor reading; known false means nothing to watch.
@@ -84,14 +107,19 @@ type input struct {
 	known  bool
 }
 
-func (m *machine) Read(ctx context.Context) (Reading, error) {
+// Read returns the machine's state now. The input part can be known and
+// come with an error at once: one input source failed while another still
+// answered.
+func (m *Machine) Read(ctx context.Context) (Reading, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var r Reading
 	var errs []error
-	if in, err := m.input.read(ctx); err != nil {
+	in, err := m.input.read(ctx)
+	if err != nil {
 		errs = append(errs, fmt.Errorf("input idle time: %w", err))
-	} else if in.known {
+	}
+	if in.known {
 		r.InputIdle, r.InputSource, r.InputKnown = max(in.idle, 0), in.source, true
 	}
 	if load, ok, err := m.cpu.read(ctx); err != nil {
@@ -100,4 +128,17 @@ func (m *machine) Read(ctx context.Context) (Reading, error) {
 		r.OwnerCPU, r.CPUKnown = load, ok
 	}
 	return r, errors.Join(errs...)
+}
+
+// Activity implements Notifier. Only event-driven sources notify (evdev
+// devices and logind's signals on Linux); the others are seen at the next
+// Read.
+func (m *Machine) Activity() <-chan struct{} { return m.activity }
+
+// Close stops the background watchers and closes the devices and the bus
+// connection they hold. A Read after Close still answers from the
+// terminals and from the input the watchers saw before.
+func (m *Machine) Close() error {
+	m.closeOnce.Do(m.input.close)
+	return nil
 }

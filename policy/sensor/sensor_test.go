@@ -14,6 +14,7 @@ type stubInput struct {
 }
 
 func (s stubInput) read(context.Context) (input, error) { return s.in, s.err }
+func (stubInput) close()                                {}
 
 // TestReadReportsPartsApart checks that one failing part does not hide the
 // other: the policy can still act on what was measured.
@@ -27,13 +28,14 @@ func TestReadReportsPartsApart(t *testing.T) {
 		wantErrSub string
 	}{
 		{"input fails", stubInput{err: broken}, false, 0, "input idle time: no such device"},
+		{"one input source fails, another answers", stubInput{in: input{idle: time.Second, source: "stub", known: true}, err: broken}, true, time.Second, "input idle time: no such device"},
 		{"nothing to watch", stubInput{}, false, 0, ""},
 		{"input known", stubInput{in: input{idle: 3 * time.Second, source: "stub", known: true}}, true, 3 * time.Second, ""},
 		{"input from the future reads as just now", stubInput{in: input{idle: -time.Second, source: "stub", known: true}}, true, 0, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := &machine{input: tt.input, cpu: newCPUMeter(context.Background(), nil, testLogger(t))}
+			m := &Machine{input: tt.input, cpu: newCPUMeter(context.Background(), nil, testLogger(t))}
 			got, err := m.Read(context.Background())
 			if tt.wantErrSub == "" && err != nil || tt.wantErrSub != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErrSub)) {
 				t.Fatalf("Read error = %v, want one containing %q", err, tt.wantErrSub)

@@ -55,6 +55,9 @@ func (e *Executor) start(l *launch) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
+// priorityHow says how a guest shares the CPU with the owner, for Limit.
+const priorityHow = "idle priority (nice 19)"
+
 // degrade says once what guests lack here: there are never namespaces.
 func (e *Executor) degrade(cause error) {
 	e.noSandbox.Store(true)

@@ -21,6 +21,13 @@ func (e *Executor) start(*launch) (*exec.Cmd, error) {
 
 func signalGroup(*os.Process, os.Signal) error { return errors.ErrUnsupported }
 
+const noCgroupFreeze = "cannot be frozen"
+
+func pauseGroup(*os.Process, bool) error { return errors.ErrUnsupported }
+
 func killedBy(*os.ProcessState) string { return "" }
+
+// priorityHow is what sharing a guest gets without cgroups here: nothing.
+const priorityHow = "no priority"
 
 func (e *Executor) degrade(error) { e.noSandbox.Store(true) }

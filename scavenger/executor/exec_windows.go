@@ -32,6 +32,9 @@ func (e *Executor) start(l *launch) (*exec.Cmd, error) {
 	return cmd, nil
 }
 
+// priorityHow says how a guest shares the CPU with the owner, for Limit.
+const priorityHow = "idle priority class"
+
 // degrade says once what guests lack on Windows.
 func (e *Executor) degrade(cause error) {
 	e.noSandbox.Store(true)

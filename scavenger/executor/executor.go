@@ -38,6 +38,13 @@
 // nothing can hide the home from a guest running as the same user, and the
 // warning says so. Other systems get what they offer: see exec_unix.go and
 // exec_windows.go.
+//
+// On Linux each guest also gets a cgroup of its own before its first
+// instruction (see cgroup_linux.go), which carries its CPU and memory caps,
+// freezes it as a whole, and lets Stop kill even the processes that left its
+// process group. Without usable cgroups (a daemon that is not root and was
+// not delegated any, other systems) guests are frozen with SIGSTOP of their
+// process group and shared by their idle priority only; New logs that once.
 package executor
 
 import (
@@ -65,8 +72,30 @@ type Options struct {
 	// output, for a process that escaped the task's process group (setsid)
 	// and still holds its stdout (default 2s).
 	DrainTimeout time.Duration
-	Logger       *slog.Logger
+	// CgroupParent is the cgroup under which each guest gets one of its
+	// own, as a path from the root of each cgroup hierarchy (default
+	// "scavenge": /sys/fs/cgroup/<controller>/scavenge/<guest> on cgroup
+	// v1, /sys/fs/cgroup/scavenge/<guest> on v2). Caps written on it by an
+	// administrator bound all guests together. A daemon that is not root
+	// can use it only if it was delegated: created and given to the
+	// daemon's user (chown -R), and on v2 inside a subtree the daemon's own
+	// cgroup shares a writable ancestor with. Guest cgroups are named
+	// <daemon pid>-<its start time>-<n>; New removes those of daemons that
+	// are no longer running, killing what is still in them.
+	CgroupParent string
+	// NoCgroups makes guests run without cgroups even where they could
+	// have them: frozen with SIGSTOP of their process group and shared by
+	// their idle priority only.
+	NoCgroups bool
+	Logger    *slog.Logger
+
+	// forceCgroupV2 uses the cgroup v2 hierarchy even where v1 controllers
+	// are mounted (a hybrid system), so tests can reach the v2 code there.
+	forceCgroupV2 bool
 }
+
+// defaultCgroupParent is Options.CgroupParent's default.
+const defaultCgroupParent = "scavenge"
 
 // defaultDrainTimeout is long enough for output that is still in flight
 // when the task exits and short enough not to hold a slot.
@@ -86,6 +115,8 @@ type Executor struct {
 	degradeOnce sync.Once
 	// exposed records hidden paths already warned about in degraded mode.
 	exposed sync.Map
+	// cgroups makes each guest's cgroup; nil when there are none to use.
+	cgroups cgroupManager
 }
 
 var _ scavenger.Executor = (*Executor)(nil)
@@ -129,8 +160,21 @@ func New(opts Options) (*Executor, error) {
 		e.log.Warn("daemon is not root: guests run as its own user, which may signal, trace " +
 			"and read the daemon's process; run the daemon as root to isolate guests")
 	}
+	if !opts.NoCgroups {
+		cg, err := newCgroups(opts, e.log)
+		if err != nil {
+			return nil, fmt.Errorf("executor: %w", err)
+		}
+		e.cgroups = cg
+	} else {
+		e.log.Info("cgroups disabled: " + noCgroupConsequence)
+	}
 	return e, nil
 }
+
+// noCgroupConsequence says what guests lack without cgroups, for the log.
+const noCgroupConsequence = "guests are " + noCgroupFreeze + ", shared by their " + priorityHow +
+	" only, not capped in memory, and processes that leave their process group (setsid) escape Stop"
 
 // launch is one validated ExecSpec, with paths made absolute and resolved.
 type launch struct {
@@ -140,6 +184,7 @@ type launch struct {
 	hide   []string // existing paths, shortest first
 	stdout *os.File // the guest's ends of the output pipes; nil: /dev/null
 	stderr *os.File
+	cg     guestCgroup // the cgroup to start the guest in, or nil
 }
 
 // Start starts spec as a guest and returns once the task's own program is
@@ -163,6 +208,13 @@ func (e *Executor) Start(ctx context.Context, spec scavenger.ExecSpec) (scavenge
 		return nil, fmt.Errorf("start guest %q: %w", name, err)
 	}
 	l.stdout, l.stderr = out.stdout, out.stderr
+	if e.cgroups != nil {
+		// Made, with its caps, before the guest exists: it starts inside.
+		if l.cg, err = e.cgroups.create(spec.Limits); err != nil {
+			out.abort()
+			return nil, fmt.Errorf("start guest %q: %w", name, err)
+		}
+	}
 	cmd, err := e.start(l)
 	// A program that was just written (an input placed by another
 	// goroutine while a fork held its descriptor) can be briefly "text
@@ -173,11 +225,16 @@ func (e *Executor) Start(ctx context.Context, spec scavenger.ExecSpec) (scavenge
 	}
 	if err != nil {
 		out.abort()
+		if l.cg != nil {
+			if rmErr := l.cg.remove(); rmErr != nil {
+				e.log.Warn("remove cgroup of a guest that did not start", "err", rmErr)
+			}
+		}
 		return nil, fmt.Errorf("start guest %q: %w", name, err)
 	}
 	out.started()
 	e.log.Debug("guest started", "pid", cmd.Process.Pid, "argv", spec.Argv, "dir", l.dir)
-	return newProcess(cmd, out, e.drain, e.log), nil
+	return newProcess(cmd, out, l.cg, e.drain, e.log), nil
 }
 
 // command builds the exec.Cmd common to every start path; path is the

@@ -386,7 +386,9 @@ func TestEscapedProcessDoesNotBlockWait(t *testing.T) {
 	if _, err := exec.LookPath("setsid"); err != nil {
 		t.Skip("needs setsid(1)")
 	}
-	e, logs := newExecutor(t, modes[0], executor.Options{DrainTimeout: 100 * time.Millisecond})
+	// Without a cgroup, which would kill it with its leader (see
+	// TestEscapedProcessDiesWithCgroup).
+	e, logs := newExecutor(t, modes[0], executor.Options{DrainTimeout: 100 * time.Millisecond, NoCgroups: true})
 	// The leader waits until its child has left the group (its session ID
 	// is its own pid), so the child surely survives the leader.
 	script := `setsid sleep 100 & p=$!
@@ -543,16 +545,28 @@ func TestAsNonRoot(t *testing.T) {
 	}
 	writeFile(t, bin, string(data), 0o755)
 
+	parent, daemonCgroup := delegateCgroups(t, nobody, nogroup)
+	defer daemonCgroup.Close()
+
 	cmd := exec.Command(bin, "-test.v", "-test.count=1", "-test.timeout=3m", "-test.skip=^TestAsNonRoot$")
 	cmd.Dir = tmp
-	cmd.Env = []string{guestPATH, "TMPDIR=" + tmp, "HOME=" + tmp}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(nobody), Gid: uint32(nogroup), Groups: []uint32{}}}
+	cmd.Env = []string{guestPATH, "TMPDIR=" + tmp, "HOME=" + tmp, "SCAVENGE_TEST_CGROUP_PARENT=" + parent}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Credential:  &syscall.Credential{Uid: uint32(nobody), Gid: uint32(nogroup), Groups: []uint32{}},
+		UseCgroupFD: daemonCgroup != nil,
+	}
+	if daemonCgroup != nil {
+		cmd.SysProcAttr.CgroupFD = int(daemonCgroup.Fd())
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("suite as uid %d: %v\n%s", nobody, err, out)
 	}
-	// It must really have run the sandbox, not skipped it.
-	for _, want := range []string{"--- PASS: TestIdentityAndPriority/sandbox", "--- PASS: TestHide/sandbox/hidden_dir_unreadable"} {
+	// It must really have run the sandbox and the delegated cgroups, not
+	// skipped them.
+	for _, want := range []string{"--- PASS: TestIdentityAndPriority/sandbox", "--- PASS: TestHide/sandbox/hidden_dir_unreadable",
+		"--- PASS: TestFreezeThaw/cgroup (", "--- PASS: TestFreezeThaw/cgroup-v2 (", "--- PASS: TestLimit/cgroup (",
+		"--- PASS: TestStopKillsEscaped/cgroup ("} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("suite as uid %d lacks %q:\n%s", nobody, want, out)
 		}
@@ -560,10 +574,61 @@ func TestAsNonRoot(t *testing.T) {
 	t.Logf("suite as uid %d passed (%d tests)", nobody, strings.Count(string(out), "--- PASS"))
 }
 
+// delegateCgroups gives uid a cgroup subtree in every hierarchy, as an
+// administrator delegates one to a daemon that is not root: the guests'
+// parent, and on v2 a cgroup for the daemon itself beside it (the kernel
+// lets a process start another in a cgroup only if it may write the
+// cgroup.procs of both cgroups' closest common ancestor). It returns the
+// guests' parent, relative to each hierarchy's root, and the daemon's v2
+// cgroup directory opened for CLONE_INTO_CGROUP (nil without v2); all is
+// removed when the test ends.
+func delegateCgroups(t *testing.T, uid, gid int) (string, *os.File) {
+	mounts, err := executor.CgroupMounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := fmt.Sprintf("scavenge-test-nonroot-%d", os.Getpid())
+	var daemon *os.File
+	for ctrl, point := range mounts {
+		if point == "" || !slices.Contains([]string{"", "cpu", "memory", "freezer"}, ctrl) {
+			continue
+		}
+		dirs := []string{filepath.Join(point, top), filepath.Join(point, top, "guests")}
+		if ctrl == "" {
+			dirs = append(dirs, filepath.Join(point, top, "daemon"))
+		}
+		for _, d := range dirs {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() {
+				if err := syscall.Rmdir(d); err != nil && !os.IsNotExist(err) {
+					t.Errorf("remove delegated cgroup: %s: %v", d, err)
+				}
+			})
+			if err := filepath.WalkDir(d, func(p string, _ fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				return os.Lchown(p, uid, gid)
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if ctrl == "" {
+			if daemon, err = os.Open(dirs[2]); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return top + "/guests", daemon
+}
+
 func BenchmarkStart(b *testing.B) {
-	for _, m := range modes {
+	for _, m := range append(modes, mode{"sandbox-no-cgroup", false}) {
 		b.Run(m.name, func(b *testing.B) {
-			e, err := executor.New(executor.Options{}) // logs nothing per op
+			// Logs nothing per op.
+			e, err := executor.New(executor.Options{CgroupParent: testCgroupParent(), NoCgroups: m.name == "sandbox-no-cgroup"})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -19,9 +19,13 @@ import (
 	"github.com/scavenge/scavenge/scavenger/executor"
 )
 
-// TestMain lets the test binary serve as a guest init, as the daemon does.
+// TestMain lets the test binary serve as a guest init, as the daemon does,
+// and as the owner's workload in BenchmarkOwnerInterference.
 func TestMain(m *testing.M) {
 	executor.Init()
+	if spec, ok := os.LookupEnv(ownerWorkEnv); ok {
+		os.Exit(ownerWork(spec))
+	}
 	os.Exit(m.Run())
 }
 
@@ -35,6 +39,15 @@ type mode struct {
 }
 
 var modes = []mode{{"sandbox", false}, {"no-namespaces", true}}
+
+// testCgroupParent is where test guests get their cgroups, apart from a
+// real daemon's; TestAsNonRoot sets one delegated to the user it runs as.
+func testCgroupParent() string {
+	if p := os.Getenv("SCAVENGE_TEST_CGROUP_PARENT"); p != "" {
+		return p
+	}
+	return "scavenge-test"
+}
 
 // logBuffer keeps what the executor logged, for tests about warnings.
 type logBuffer struct {
@@ -59,6 +72,9 @@ func (l *logBuffer) String() string {
 func newExecutor(t testing.TB, m mode, opts executor.Options) (*executor.Executor, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
+	if opts.CgroupParent == "" {
+		opts.CgroupParent = testCgroupParent()
+	}
 	opts.Logger = slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e, err := executor.New(opts)
 	if err != nil {
@@ -126,7 +142,7 @@ func waitFor(t *testing.T, p scavenger.Process) scavenger.ExitStatus {
 }
 
 // eventually polls cond until it holds, failing the test after a while.
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {

@@ -9,6 +9,9 @@ import (
 // guestNice is the nice value of every guest: the lowest priority there is.
 const guestNice = 19
 
+// priorityHow says how a guest shares the CPU with the owner, for Limit.
+const priorityHow = "idle priority (nice 19, SCHED_IDLE)"
+
 // lowerThread gives the calling OS thread what every guest must start with,
 // so that a process forked from it inherits them before any of the task's
 // code runs: nice 19, the SCHED_IDLE policy (it runs only on a CPU nothing

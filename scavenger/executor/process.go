@@ -13,12 +13,19 @@ import (
 	"github.com/scavenge/scavenge/scavenger"
 )
 
-// process is a started guest: the leader of its own process group.
+// process is a started guest: the leader of its own process group, and of
+// its own cgroup where there is one.
 type process struct {
 	cmd   *exec.Cmd
 	out   *output
+	cg    guestCgroup // nil without cgroups
 	drain time.Duration
 	log   *slog.Logger
+
+	// ctl orders Freeze and Thaw; stopped records that Freeze fell back to
+	// SIGSTOP, so Thaw knows to send SIGCONT.
+	ctl     sync.Mutex
+	stopped bool
 
 	// mu orders signals against the leader's exit: once leaderGone is set
 	// the group ID may be recycled, so nothing is sent to it any more.
@@ -33,12 +40,13 @@ type process struct {
 
 var _ scavenger.Process = (*process)(nil)
 
-// newProcess takes over a started cmd, whose output goes through out, and
-// reaps it in the background.
-func newProcess(cmd *exec.Cmd, out *output, drain time.Duration, log *slog.Logger) *process {
+// newProcess takes over a started cmd, whose output goes through out and
+// whose cgroup (or nil) is cg, and reaps it in the background.
+func newProcess(cmd *exec.Cmd, out *output, cg guestCgroup, drain time.Duration, log *slog.Logger) *process {
 	p := &process{
 		cmd:    cmd,
 		out:    out,
+		cg:     cg,
 		drain:  drain,
 		log:    log.With("pid", cmd.Process.Pid),
 		exited: make(chan struct{}),
@@ -48,10 +56,12 @@ func newProcess(cmd *exec.Cmd, out *output, drain time.Duration, log *slog.Logge
 	return p
 }
 
-// reap waits for the leader, kills what is left of its group (a finished
-// task must not leave processes behind eating the donor's CPU or holding its
-// output open), then drains the output, for at most the drain timeout once
-// the group is gone: only a process that left the group can still hold it.
+// reap waits for the leader, kills what is left of its group and its
+// cgroup (a finished task must not leave processes behind eating the donor's
+// CPU or holding its output open), then drains the output, for at most the
+// drain timeout once the group is gone: only a process that left the group
+// and has no cgroup to die with can still hold it. Last, it removes the
+// cgroup, which holds kernel memory.
 func (p *process) reap() {
 	// Where the OS reports an exit without reaping (Linux), the group is
 	// killed while the leader is a zombie, so its pid cannot have been
@@ -61,12 +71,23 @@ func (p *process) reap() {
 	}
 	waitErr := p.cmd.Wait() // returns at once: the pipes are ours, not os/exec's
 	p.leaderExited()
+	if p.cg != nil {
+		if err := p.cg.killAll(); err != nil {
+			p.log.Warn("kill leftovers of guest cgroup", "err", err)
+		}
+	}
 	complete, outErr := p.out.drain(p.drain)
 	if !complete {
 		p.log.Warn("a process that left the guest's group still held its output: stopped reading it",
 			"after", p.drain)
 	}
 	p.status, p.err = p.exitStatus(waitErr, outErr)
+	p.killedByOOM(&p.status)
+	if p.cg != nil {
+		if err := p.cg.remove(); err != nil {
+			p.log.Warn("remove guest cgroup", "err", err)
+		}
+	}
 	close(p.done)
 }
 
@@ -132,30 +153,67 @@ func (p *process) Signal(sig os.Signal) error {
 	return nil
 }
 
-// Stop asks the guest's group to terminate (SIGTERM), and kills it
-// (SIGKILL) if the guest is still running after grace. It returns once the
-// guest has exited or been sent SIGKILL; Wait reports how it ended. Calling
-// it again, or after the guest exited, is harmless.
+// Stop asks the guest's group to terminate (SIGTERM), thawing a frozen
+// guest so it can, and kills it if the guest is still running after grace:
+// SIGKILL to the group, and every process in its cgroup, even one that left
+// the group. A grace of zero or less kills at once. Stop returns once the
+// guest has exited or been killed; Wait reports how it ended. Calling it
+// again, or after the guest exited, is harmless.
 func (p *process) Stop(grace time.Duration) error {
-	err := p.Signal(syscall.SIGTERM)
-	switch {
-	case errors.Is(err, os.ErrProcessDone):
-		return nil
-	case errors.Is(err, errNoGracefulStop):
-		// Nothing to wait for: go straight to the kill.
-	case err != nil:
-		return fmt.Errorf("stop guest: %w", err)
-	default:
-		t := time.NewTimer(grace)
-		defer t.Stop()
-		select {
-		case <-p.exited:
-			return nil
-		case <-t.C:
+	if grace > 0 {
+		stopped, err := p.terminate(grace)
+		if stopped || err != nil {
+			return err
 		}
 	}
+	var errs []error
 	if err := p.Signal(os.Kill); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		errs = append(errs, err)
+	}
+	if p.cg != nil {
+		// killAll reaches frozen processes too, and the escaped ones.
+		if err := p.cg.killAll(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			errs = append(errs, err)
+		}
+	}
+	// A process stopped by SIGSTOP dies of SIGKILL as it is; one frozen
+	// by the cgroup v1 freezer only once thawed.
+	p.ctl.Lock()
+	if err := p.thawLocked(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		errs = append(errs, err)
+	}
+	p.ctl.Unlock()
+	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("stop guest: %w", err)
 	}
 	return nil
+}
+
+// terminate sends SIGTERM to the group, thaws the guest so it can act on
+// it, and waits up to grace for the leader to exit. It reports whether the
+// guest is gone, so there is nothing left to kill.
+func (p *process) terminate(grace time.Duration) (gone bool, err error) {
+	err = p.Signal(syscall.SIGTERM)
+	switch {
+	case errors.Is(err, os.ErrProcessDone):
+		if p.cg != nil {
+			return false, nil // escaped processes may still be in the cgroup
+		}
+		return true, nil
+	case errors.Is(err, errNoGracefulStop):
+		return false, nil // nothing to wait for: go straight to the kill
+	case err != nil:
+		return false, fmt.Errorf("stop guest: %w", err)
+	}
+	if err := p.Thaw(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		p.log.Warn("thaw guest to let it terminate", "err", err)
+	}
+	t := time.NewTimer(grace)
+	defer t.Stop()
+	select {
+	case <-p.exited:
+		return p.cg == nil, nil
+	case <-t.C:
+		return false, nil
+	}
 }

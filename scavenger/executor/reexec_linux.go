@@ -40,11 +40,13 @@ type initReport struct {
 
 // startInit starts the guest init for program path in new user and mount
 // namespaces, mapping the daemon's uid and gid to themselves so the guest
-// keeps its identity. The init gets CAP_SYS_ADMIN within its namespace as an
-// ambient capability, since the exec into the init would otherwise drop it,
-// and clears it before it execs the task. startInit returns once the task's
-// program runs, or with the init's reason why it could not.
-func startInit(l *launch, path string) (*exec.Cmd, error) {
+// keeps its identity, and in the guest's cgroup v2 if given one (cgroupFD
+// >= 0; on v1 it inherits the calling thread's cgroups). The init gets
+// CAP_SYS_ADMIN within its namespace as an ambient capability, since the
+// exec into the init would otherwise drop it, and clears it before it execs
+// the task. startInit returns once the task's program runs, or with the
+// init's reason why it could not.
+func startInit(l *launch, path string, cgroupFD int) (*exec.Cmd, error) {
 	cfg, err := json.Marshal(initConfig{Path: path, Argv: l.argv, Env: l.env, Dir: l.dir, Hide: l.hide})
 	if err != nil {
 		return nil, fmt.Errorf("encode guest init config: %w", err)
@@ -60,13 +62,11 @@ func startInit(l *launch, path string) (*exec.Cmd, error) {
 	cmd.Env = []string{initEnv + "=" + string(cfg)}
 	cmd.ExtraFiles = []*os.File{w} // fd 3
 	uid, gid := os.Getuid(), os.Getgid()
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid:     true,
-		Cloneflags:  unix.CLONE_NEWUSER | unix.CLONE_NEWNS,
-		UidMappings: []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}},
-		GidMappings: []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}},
-		AmbientCaps: []uintptr{unix.CAP_SYS_ADMIN},
-	}
+	cmd.SysProcAttr = guestAttr(cgroupFD)
+	cmd.SysProcAttr.Cloneflags = unix.CLONE_NEWUSER | unix.CLONE_NEWNS
+	cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: uid, HostID: uid, Size: 1}}
+	cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: gid, HostID: gid, Size: 1}}
+	cmd.SysProcAttr.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN}
 	err = cmd.Start()
 	w.Close()
 	if err != nil {

@@ -38,3 +38,17 @@ func killedBy(ps *os.ProcessState) string {
 	}
 	return ws.Signal().String()
 }
+
+// noCgroupFreeze is how a guest is frozen without a cgroup, for the log.
+const noCgroupFreeze = "frozen with SIGSTOP of their process group"
+
+// pauseGroup stops the guest's process group (SIGSTOP), or continues it
+// (SIGCONT): the freezer of systems without cgroups. SIGSTOP cannot be
+// caught, so a guest cannot refuse it.
+func pauseGroup(proc *os.Process, stop bool) error {
+	sig := syscall.SIGCONT
+	if stop {
+		sig = syscall.SIGSTOP
+	}
+	return signalGroup(proc, sig)
+}

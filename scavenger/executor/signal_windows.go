@@ -23,3 +23,12 @@ func signalGroup(proc *os.Process, sig os.Signal) error {
 
 // killedBy is always "": Windows processes end with an exit code only.
 func killedBy(*os.ProcessState) string { return "" }
+
+// noCgroupFreeze is how a guest is frozen without a cgroup, for the log.
+const noCgroupFreeze = "cannot be frozen"
+
+// pauseGroup cannot suspend a guest on Windows yet: that needs a Job object
+// or suspending each thread.
+func pauseGroup(*os.Process, bool) error {
+	return fmt.Errorf("suspend a guest on Windows: %w", errors.ErrUnsupported)
+}

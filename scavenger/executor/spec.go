@@ -14,6 +14,9 @@ import (
 
 // prepare validates spec and hands its directory to the guest user.
 func (e *Executor) prepare(spec scavenger.ExecSpec) (*launch, error) {
+	if err := checkLimits(spec.Limits); err != nil {
+		return nil, err
+	}
 	dir, err := resolveDir(spec.Dir)
 	if err != nil {
 		return nil, err

@@ -2,9 +2,11 @@ package executor
 
 import (
 	"errors"
+	"fmt"
 	"os/exec"
 	"runtime"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +15,7 @@ import (
 // (after one warning) once the OS has refused them.
 func (e *Executor) start(l *launch) (*exec.Cmd, error) {
 	if !e.noSandbox.Load() {
-		cmd, err := onOwnThread(func() (*exec.Cmd, error) { return e.startOnThread(l, true) })
+		cmd, err := e.startOnOwnThread(l, true)
 		var unavailable *unavailableError
 		if !errors.As(err, &unavailable) {
 			return cmd, err
@@ -21,17 +23,31 @@ func (e *Executor) start(l *launch) (*exec.Cmd, error) {
 		e.degrade(err)
 	}
 	e.warnExposed(l.hide)
-	return onOwnThread(func() (*exec.Cmd, error) { return e.startOnThread(l, false) })
+	return e.startOnOwnThread(l, false)
+}
+
+// startOnOwnThread starts l from a thread of its own. Where that thread
+// joined the guest's cgroup (v1) it returns only once the thread is gone,
+// so no thread of the daemon is ever in a guest's cgroup when the guest is
+// frozen or killed.
+func (e *Executor) startOnOwnThread(l *launch, sandbox bool) (*exec.Cmd, error) {
+	cmd, tid, err := onOwnThread(func() (*exec.Cmd, error) { return e.startOnThread(l, sandbox) })
+	if c, ok := l.cg.(*cgroup); ok && c.m.version == 1 && !awaitThreadGone(tid) {
+		e.log.Error("a thread that started a guest is still in the guest's cgroup", "tid", tid, "cgroup", c.name)
+	}
+	return cmd, err
 }
 
 // onOwnThread runs f locked to an OS thread that the runtime discards when f
 // returns, so whatever f does to its thread (its own mount namespace,
-// lowered priority, no_new_privs) is inherited by what it forks and never
-// leaks into the rest of the daemon. While the thread is locked the runtime
-// creates any new threads from a clean template thread, not from this one.
-func onOwnThread(f func() (*exec.Cmd, error)) (*exec.Cmd, error) {
+// lowered priority, no_new_privs, a guest's cgroup) is inherited by what it
+// forks and never leaks into the rest of the daemon. While the thread is
+// locked the runtime creates any new threads from a clean template thread,
+// not from this one. It also returns the thread's ID.
+func onOwnThread[T any](f func() (T, error)) (T, int, error) {
 	type result struct {
-		cmd *exec.Cmd
+		v   T
+		tid int
 		err error
 	}
 	ch := make(chan result, 1)
@@ -43,18 +59,32 @@ func onOwnThread(f func() (*exec.Cmd, error)) (*exec.Cmd, error) {
 			// kernel delivers the daemon's signals to it first: it must
 			// not become an idle-priority thread in a guest's namespace.
 			// Holding it, try again: the retry cannot land on it.
-			cmd, err := onOwnThread(f)
+			v, tid, err := onOwnThread(f)
 			runtime.UnlockOSThread()
-			ch <- result{cmd, err}
+			ch <- result{v, tid, err}
 			return
 		}
 		// No UnlockOSThread: a goroutine that exits locked takes its
 		// thread with it.
-		cmd, err := f()
-		ch <- result{cmd, err}
+		v, err := f()
+		ch <- result{v, unix.Gettid(), err}
 	}()
 	r := <-ch
-	return r.cmd, r.err
+	return r.v, r.tid, r.err
+}
+
+// awaitThreadGone waits until thread tid of this process has exited, which
+// a discarded thread does right after its goroutine, for at most a second;
+// it reports whether it has.
+func awaitThreadGone(tid int) bool {
+	deadline := time.Now().Add(time.Second)
+	for delay := 10 * time.Microsecond; time.Now().Before(deadline); delay = min(2*delay, 100*time.Microsecond) {
+		if err := unix.Tgkill(unix.Getpid(), tid, 0); errors.Is(err, unix.ESRCH) {
+			return true
+		}
+		time.Sleep(delay)
+	}
+	return false
 }
 
 // startOnThread prepares the current (locked, disposable) thread and starts
@@ -63,8 +93,24 @@ func (e *Executor) startOnThread(l *launch, sandbox bool) (*exec.Cmd, error) {
 	if err := lowerThread(); err != nil {
 		return nil, err
 	}
+	cgroupFD := -1
+	if c, ok := l.cg.(*cgroup); ok {
+		if c.m.version == 1 {
+			// The guest inherits the cgroups of the thread that forks it.
+			if err := c.joinThread(); err != nil {
+				return nil, fmt.Errorf("join guest cgroup: %w", err)
+			}
+		} else {
+			fd, err := c.openDir()
+			if err != nil {
+				return nil, err
+			}
+			defer unix.Close(fd)
+			cgroupFD = fd
+		}
+	}
 	if e.guest == nil {
-		return e.startAsSelf(l, sandbox)
+		return e.startAsSelf(l, sandbox, cgroupFD)
 	}
 	if sandbox && len(l.hide) > 0 {
 		// Root may give this thread alone a mount namespace; the guest
@@ -83,11 +129,9 @@ func (e *Executor) startOnThread(l *launch, sandbox bool) (*exec.Cmd, error) {
 		return nil, err
 	}
 	cmd := l.command(path, l.argv)
-	cmd.SysProcAttr = &syscall.SysProcAttr{
-		Setpgid: true,
-		// An empty Groups clears root's supplementary groups.
-		Credential: &syscall.Credential{Uid: e.guest.uid, Gid: e.guest.gid, Groups: []uint32{}},
-	}
+	cmd.SysProcAttr = guestAttr(cgroupFD)
+	// An empty Groups clears root's supplementary groups.
+	cmd.SysProcAttr.Credential = &syscall.Credential{Uid: e.guest.uid, Gid: e.guest.gid, Groups: []uint32{}}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -97,20 +141,27 @@ func (e *Executor) startOnThread(l *launch, sandbox bool) (*exec.Cmd, error) {
 // startAsSelf starts a guest as the daemon's own user: through the guest
 // init in new user and mount namespaces when there is something to hide,
 // else directly (saving the init's few milliseconds).
-func (e *Executor) startAsSelf(l *launch, sandbox bool) (*exec.Cmd, error) {
+func (e *Executor) startAsSelf(l *launch, sandbox bool, cgroupFD int) (*exec.Cmd, error) {
 	path, err := lookPath(l.argv[0], l.env, l.dir)
 	if err != nil {
 		return nil, err
 	}
 	if sandbox && len(l.hide) > 0 {
-		return startInit(l, path)
+		return startInit(l, path, cgroupFD)
 	}
 	cmd := l.command(path, l.argv)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = guestAttr(cgroupFD)
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	return cmd, nil
+}
+
+// guestAttr is what every guest process is created with: a process group
+// of its own and, given a cgroup v2 directory (cgroupFD >= 0), that cgroup
+// from the start.
+func guestAttr(cgroupFD int) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, UseCgroupFD: cgroupFD >= 0, CgroupFD: cgroupFD}
 }
 
 // namespaceError marks the errors with which Linux refuses a namespace

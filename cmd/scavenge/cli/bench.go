@@ -64,6 +64,7 @@ func benchmarks() map[string]func() benchmark {
 		"dispatch":   dispatchBenchmark,
 		"throughput": throughputBenchmark,
 		"discovery":  discoveryBenchmark,
+		"reaction":   reactionBenchmark,
 	}
 }
 

@@ -15,7 +15,6 @@ import (
 
 	"github.com/scavenge/scavenge/config"
 	"github.com/scavenge/scavenge/peer"
-	"github.com/scavenge/scavenge/policy"
 	"github.com/scavenge/scavenge/policy/sensor"
 	"github.com/scavenge/scavenge/scavenger"
 	"github.com/scavenge/scavenge/scavenger/client"
@@ -144,16 +143,32 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln *net.Unix
 	if err != nil {
 		return err
 	}
-	eng, err := scavenger.New(scavenger.Options{
-		Mesh:     node,
-		Executor: ex,
-		Logger:   log,
-		Name:     c.Name,
-		DBPath:   filepath.Join(home, dbName),
-		HomeDir:  home,
+	pol, err := policyFromConfig(c)
+	if err != nil {
+		return err
+	}
+	// The sensor counts guests' CPU as not the owner's; it asks the engine
+	// for them, which exists by the time the first sample is taken.
+	var eng *scavenger.Engine
+	sens := sensor.New(sensor.Options{Logger: log, ExcludePIDs: func() []int {
+		if eng == nil {
+			return nil
+		}
+		return guestPIDs(eng)
+	}})
+	defer sens.Close()
+	eng, err = scavenger.New(scavenger.Options{
+		Policy:      pol,
+		Sensor:      sens,
+		SampleEvery: c.Policy.SampleEvery.Duration(),
+		Mesh:        node,
+		Executor:    ex,
+		Logger:      log,
+		Name:        c.Name,
+		DBPath:      filepath.Join(home, dbName),
+		HomeDir:     home,
 		Donor: scavenger.DonorOptions{
 			Enabled:     c.Donor.Enabled,
-			Dedicated:   c.Policy.Dedicated,
 			CPUs:        c.Donor.CPUs,
 			MemoryBytes: uint64(c.Donor.Memory),
 			Labels:      c.Donor.Labels,
@@ -162,8 +177,6 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln *net.Unix
 			Lease:       c.Donor.Lease.Duration(),
 			MaxInput:    int64(c.Donor.MaxInput),
 			MaxOutput:   int64(c.Donor.MaxOutput),
-			OnReturn:    c.Policy.OnOwnerReturn.Action,
-			Grace:       c.Policy.OnOwnerReturn.Grace.Duration(),
 		},
 		Home: scavenger.HomeOptions{
 			AllowLocal:  c.Home.AllowLocal,
@@ -173,12 +186,6 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln *net.Unix
 	})
 	if err != nil {
 		return err
-	}
-	sens := sensor.New(sensor.Options{Logger: log, ExcludePIDs: func() []int { return guestPIDs(eng) }})
-	pc := policy.Config{
-		Dedicated:   c.Policy.Dedicated,
-		IdleAfter:   c.Policy.IdleAfter.Duration(),
-		OwnerCPUMax: c.Policy.OwnerCPUMax,
 	}
 
 	dlog := log.With("component", "daemon")
@@ -195,9 +202,6 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln *net.Unix
 	})
 	served = true
 	g.Go(func() error { return localapi.Serve(gctx, ln, localapi.New(eng, log), log) })
-	g.Go(func() error {
-		return runPresence(gctx, presenceLoop{engine: eng, sensor: sens, policy: pc, every: c.Policy.SampleEvery.Duration(), log: log})
-	})
 	err = g.Wait()
 	if err != nil {
 		dlog.Error("daemon stopped", "err", err)

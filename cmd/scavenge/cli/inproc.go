@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -62,6 +63,9 @@ type inprocSpec struct {
 	Dedicated bool
 	Sensor    *sensor.Fake
 	IdleAfter time.Duration
+	// OnReturn is what guests get when the owner comes back; the zero
+	// value kills them (grace 1 s).
+	OnReturn policy.OnReturn
 	// DisablePubsub leaves the DHT as the only way to learn offers.
 	DisablePubsub bool
 	// Meter counts task-stream bytes this member sends, by peer.
@@ -136,17 +140,6 @@ func (s *inprocSwarm) add(ctx context.Context, spec inprocSpec) (*inprocPeer, er
 	s.goRun(spec.Name+" peer", node.Run)
 	if m.eng != nil {
 		s.goRun(spec.Name+" engine", m.eng.Run)
-		if spec.Donate && !spec.Dedicated {
-			// The daemon's own presence loop, fed by the fake sensor.
-			loop := presenceLoop{
-				engine: m.eng,
-				sensor: spec.Sensor,
-				policy: policy.Config{IdleAfter: spec.IdleAfter},
-				every:  inprocSampleEvery,
-				log:    log,
-			}
-			s.goRun(spec.Name+" presence", func(ctx context.Context) error { return runPresence(ctx, loop) })
-		}
 	}
 	return m, nil
 }
@@ -172,22 +165,31 @@ func (s *inprocSwarm) startEngine(m *inprocPeer, spec inprocSpec, log *slog.Logg
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
+	onReturn := spec.OnReturn
+	if onReturn.Action == policy.ActionNone {
+		onReturn = policy.OnReturn{Action: policy.ActionKill}
+	}
+	onReturn.Grace = cmp.Or(onReturn.Grace, time.Second)
+	var sens sensor.Sensor
+	if spec.Sensor != nil {
+		sens = spec.Sensor
+	}
 	eng, err := scavenger.New(scavenger.Options{
-		Mesh:     mesh,
-		Executor: exec,
-		Logger:   log,
-		Name:     spec.Name,
-		DBPath:   filepath.Join(home, "jobs.db"),
-		HomeDir:  home,
+		Policy:      policy.Policy{Dedicated: spec.Dedicated, IdleAfter: spec.IdleAfter, OnReturn: onReturn},
+		Sensor:      sens,
+		SampleEvery: inprocSampleEvery,
+		Mesh:        mesh,
+		Executor:    exec,
+		Logger:      log,
+		Name:        spec.Name,
+		DBPath:      filepath.Join(home, "jobs.db"),
+		HomeDir:     home,
 		Donor: scavenger.DonorOptions{
-			Enabled:   spec.Donate,
-			Dedicated: spec.Dedicated,
-			CPUs:      spec.Slots,
-			WorkDir:   filepath.Join(s.dir, spec.Name+"-work"),
-			Lease:     10 * time.Second,
-			MaxInput:  1 << 30, // the demo ships this whole executable
-			OnReturn:  "kill",
-			Grace:     time.Second,
+			Enabled:  spec.Donate,
+			CPUs:     spec.Slots,
+			WorkDir:  filepath.Join(s.dir, spec.Name+"-work"),
+			Lease:    10 * time.Second,
+			MaxInput: 1 << 30, // the demo ships this whole executable
 		},
 		Home: scavenger.HomeOptions{WaitTimeout: time.Minute, Retries: 5},
 	})

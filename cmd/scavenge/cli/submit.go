@@ -180,6 +180,8 @@ func follow(ctx context.Context, e *env, c *client.Client, id string) error {
 			}
 		case scavenger.EventRequeued:
 			say("%s", orDefault(ev.Message, "requeued: it runs again on another peer"))
+		case scavenger.EventGuest:
+			say("on %s: %s", ev.PeerName, ev.Message)
 		case scavenger.EventOutputs:
 			for _, f := range ev.Files {
 				say("wrote %s", f)
