@@ -21,18 +21,47 @@ type Requirements struct {
 // SubmitRequest is one job as the CLI hands it to the daemon. Paths are
 // absolute paths on the daemon's machine.
 type SubmitRequest struct {
-	Argv         []string          `json:"argv"`
-	Env          map[string]string `json:"env,omitempty"`
-	Inputs       []string          `json:"inputs,omitempty"`  // files copied into the task dir, by base name
-	Outputs      []string          `json:"outputs,omitempty"` // globs copied back from the task dir
-	OutDir       string            `json:"out_dir,omitempty"` // where outputs land; default <cwd>/scavenge-out/<job>
-	Requirements Requirements      `json:"requirements"`
-	WaitTimeout  time.Duration     `json:"wait_timeout,omitempty"` // give up when no peer is idle this long; 0 = daemon default
-	AllowLocal   bool              `json:"allow_local,omitempty"`  // may run on this machine
+	Name string `json:"name,omitempty"` // shown in status; default the command
+	// Argv is the command of a one-command job. A job of many tasks sets
+	// Tasks instead (Argv then stays empty); each task runs on its own.
+	Argv    []string          `json:"argv,omitempty"`
+	Tasks   []TaskRequest     `json:"tasks,omitempty"`
+	Env     map[string]string `json:"env,omitempty"`     // every task's
+	Inputs  []string          `json:"inputs,omitempty"`  // files copied into every task dir, by base name
+	Outputs []string          `json:"outputs,omitempty"` // globs copied back from the task dir
+	// OutDir is where outputs land: default <cwd>/scavenge-out/<job>; a
+	// job of many tasks gets one folder per task in it (OutDir/<task>).
+	OutDir       string        `json:"out_dir,omitempty"`
+	Requirements Requirements  `json:"requirements"`
+	Rank         Rank          `json:"rank,omitempty"`         // which matching peers first
+	Retries      int           `json:"retries,omitempty"`      // re-runs of a task that exited non-zero; preemptions do not count
+	TaskTimeout  time.Duration `json:"task_timeout,omitempty"` // a task running longer is stopped and fails; 0 = none
+	Replicas     int           `json:"replicas,omitempty"`     // 2: each task runs on two peers and their outputs must agree
+	WaitTimeout  time.Duration `json:"wait_timeout,omitempty"` // give up when no peer is idle this long; 0 = daemon default
+	AllowLocal   bool          `json:"allow_local,omitempty"`  // may run on this machine
 	// Cwd is the submitter's working directory (the CLI's, not the
 	// daemon's): the <cwd> of the default OutDir. Empty means the daemon's.
 	Cwd string `json:"cwd,omitempty"`
 }
+
+// TaskRequest is one task of a many-task job: its command, and the
+// environment and inputs it has on top of the job's.
+type TaskRequest struct {
+	Argv   []string          `json:"argv"`
+	Env    map[string]string `json:"env,omitempty"`
+	Inputs []string          `json:"inputs,omitempty"`
+}
+
+// Rank orders the peers that meet a job's requirements.
+type Rank string
+
+// Ranks.
+const (
+	RankDefault   Rank = ""          // dedicated peers first, then most free cores, then most free memory
+	RankDedicated Rank = "dedicated" // the same, said explicitly
+	RankMemory    Rank = "memory"    // most free memory first
+	RankCPUs      Rank = "cpus"      // most free cores first
+)
 
 // JobState is where a job or task stands.
 type JobState string
@@ -83,14 +112,15 @@ type EventType string
 
 // Event types streamed to a watching client.
 const (
-	EventSubmitted EventType = "submitted" // the job is stored: JobID is set
-	EventWaiting   EventType = "waiting"   // no peer yet: Message says why
-	EventStarted   EventType = "started"   // a donor started it: Peer, PeerName
-	EventOutput    EventType = "output"    // Stream and Data
-	EventRequeued  EventType = "requeued"  // preempted or donor lost: runs again elsewhere
-	EventGuest     EventType = "guest"     // the donor's owner policy shared, suspended or resumed it: Message says what
-	EventOutputs   EventType = "outputs"   // output files landed: Files
-	EventFinished  EventType = "finished"  // the job reached its final state: Job is set
+	EventSubmitted EventType = "submitted"  // the job is stored: JobID is set
+	EventWaiting   EventType = "waiting"    // no peer yet: Message says why
+	EventStarted   EventType = "started"    // a donor started it: Peer, PeerName
+	EventOutput    EventType = "output"     // Stream and Data
+	EventRequeued  EventType = "requeued"   // preempted or donor lost: runs again elsewhere
+	EventGuest     EventType = "guest"      // the donor's owner policy shared, suspended or resumed it: Message says what
+	EventOutputs   EventType = "outputs"    // output files landed: Files
+	EventTaskEnded EventType = "task-ended" // a task reached its final state: State, ExitCode, Message (the reason)
+	EventFinished  EventType = "finished"   // the job reached its final state: Job is set
 )
 
 // Event is one thing that happened to a job, in order.
@@ -105,6 +135,8 @@ type Event struct {
 	Data     []byte    `json:"data,omitempty"`
 	Message  string    `json:"message,omitempty"`
 	Files    []string  `json:"files,omitempty"`
+	State    JobState  `json:"state,omitempty"`     // EventTaskEnded
+	ExitCode *int      `json:"exit_code,omitempty"` // EventTaskEnded, when the task exited
 	Job      *Job      `json:"job_record,omitempty"`
 }
 

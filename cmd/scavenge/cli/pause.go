@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -75,7 +76,9 @@ func runResume(ctx context.Context, e *env, args []string) error {
 
 // presenceLine says in a few words whether the machine donates and why.
 func presenceLine(st scavenger.Status) string {
-	s := string(st.Presence.State)
+	// The policy's own word (owner-back, outside-hours) says more than the
+	// offer's.
+	s := cmp.Or(st.Presence.Detail, string(st.Presence.State))
 	if st.Presence.Donating && !st.Paused {
 		s += ", donating"
 	} else {
@@ -83,6 +86,18 @@ func presenceLine(st scavenger.Status) string {
 	}
 	if st.Presence.Reason != "" {
 		s += " (" + st.Presence.Reason + ")"
+	}
+	return s
+}
+
+// guestsLine says what guests get while this machine does not donate.
+func guestsLine(p scavenger.Presence) string {
+	s := string(cmp.Or(p.Action, scavenger.GuestRun))
+	if p.Action == scavenger.GuestRun {
+		s = "run on"
+	}
+	if p.GuestNote != "" {
+		s += " (" + p.GuestNote + ")"
 	}
 	return s
 }

@@ -86,6 +86,9 @@ func printDaemon(e *env, st scavenger.Status, now time.Time) {
 	tw := newTable(e.stdout)
 	row(tw, "machine", fmt.Sprintf("%s (peer %s)", st.Name, st.ID))
 	row(tw, "presence", presenceLine(st))
+	if !st.Presence.Donating {
+		row(tw, "guests get", guestsLine(st.Presence))
+	}
 	if st.Paused {
 		row(tw, "paused", "yes: 'scavenge resume' lends this machine again")
 	}
