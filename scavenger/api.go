@@ -98,7 +98,8 @@ type Task struct {
 	PeerName    string    `json:"peer_name,omitempty"` // its machine name
 	Attempts    int       `json:"attempts"`
 	Preemptions int       `json:"preemptions,omitempty"`
-	Lost        int       `json:"lost,omitempty"` // attempts whose donor vanished mid-run
+	Lost        int       `json:"lost,omitempty"`     // attempts whose donor vanished mid-run
+	Failures    int       `json:"failures,omitempty"` // attempts that exited non-zero and were retried
 	ExitCode    *int      `json:"exit_code,omitempty"`
 	Signal      string    `json:"signal,omitempty"`
 	Reason      string    `json:"reason,omitempty"`

@@ -97,10 +97,14 @@ type home struct {
 	claimTimeout, tick, cancelWait time.Duration
 	outputCap                      outputCap
 
-	mu        sync.Mutex
-	closed    bool
-	queue     []*pending // in submission order
-	lastOrder uint64     // the order of the last task queued
+	mu     sync.Mutex
+	closed bool
+	queue  []*pending // in submission order
+	// failedOn counts, per job and peer, the tasks that exited non-zero
+	// there; avoid holds the peers that reached maxDonorFailures.
+	failedOn  map[string]map[string]int
+	avoid     map[string]map[string]bool
+	lastOrder uint64 // the order of the last task queued
 	runs      map[taskKey]*taskRun
 	views     map[string]slotView // per peer: what we changed since its offer
 	ours      map[string]slotUse  // per peer: our claims in flight and tasks running there
@@ -131,6 +135,7 @@ func newHome(e *Engine) (*home, error) {
 		claimTimeout: homeClaimTimeout, tick: homeTick, cancelWait: homeCancelWait,
 		outputCap: outputCap{files: maxOutputFiles, bytes: maxOutputBytes},
 		runs:      map[taskKey]*taskRun{}, views: map[string]slotView{}, ours: map[string]slotUse{}, seqs: map[string]uint64{},
+		failedOn: map[string]map[string]int{}, avoid: map[string]map[string]bool{},
 	}
 	jobs, requeued, err := st.recoverUnfinished(reasonRestarted)
 	if err != nil {
@@ -243,12 +248,14 @@ func (h *home) submit(ctx context.Context, req SubmitRequest) (string, error) {
 	}
 	// The donor checks the spec again; checking here first turns a task
 	// every donor would refuse into an error the user sees at once.
-	if err := taskSpec(req, inputs, "check", taskKey{id, singleTaskID}).Validate(); err != nil {
-		return "", fmt.Errorf("bad job: %w", err)
-	}
 	now := wallNow()
-	j := Job{ID: id, Request: req, State: StateQueued, Submitted: now,
-		Tasks: []Task{{ID: singleTaskID, State: StateQueued}}}
+	j := Job{ID: id, Request: req, State: StateQueued, Submitted: now}
+	for _, tid := range taskIDs(req) {
+		if err := taskSpec(req, inputs, "check", taskKey{id, tid}).Validate(); err != nil {
+			return "", fmt.Errorf("bad job: task %s: %w", tid, err)
+		}
+		j.Tasks = append(j.Tasks, Task{ID: tid, State: StateQueued})
+	}
 	if err := h.st.create(j, inputs); err != nil {
 		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 			return "", errHomeClosed
@@ -265,7 +272,7 @@ func (h *home) submit(ctx context.Context, req SubmitRequest) (string, error) {
 	for _, t := range j.Tasks {
 		h.enqueueLocked(taskKey{id, t.ID}, req, now)
 	}
-	h.log.Info("job submitted", "job", id, "argv", req.Argv, "inputs", len(inputs))
+	h.log.Info("job submitted", "job", id, "name", req.Name, "argv", req.Argv, "tasks", len(j.Tasks), "inputs", len(inputs))
 	h.poke()
 	return id, nil
 }
@@ -274,8 +281,8 @@ func (h *home) submit(ctx context.Context, req SubmitRequest) (string, error) {
 // its inputs (not yet hashed). Every error names the field or file at fault.
 func checkRequest(req *SubmitRequest) ([]inputFile, error) {
 	var errs []error
-	if len(req.Argv) == 0 || req.Argv[0] == "" {
-		errs = append(errs, errors.New("no command to run"))
+	if len(req.Tasks) == 0 && (len(req.Argv) == 0 || req.Argv[0] == "") {
+		errs = append(errs, errNoCommand)
 	}
 	if req.OutDir != "" && !filepath.IsAbs(req.OutDir) {
 		errs = append(errs, fmt.Errorf("output directory %q is not an absolute path", req.OutDir))
@@ -314,6 +321,9 @@ func checkRequest(req *SubmitRequest) ([]inputFile, error) {
 		byName[f.Name] = p
 		inputs = append(inputs, f)
 	}
+	own, taskErrs := checkTasks(req, inputs)
+	inputs = append(inputs, own...)
+	errs = append(errs, taskErrs...)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("bad job: %w", err)
 	}
@@ -356,12 +366,15 @@ func checkInput(p string) (inputFile, error) {
 
 // taskSpec is the TaskSpec of one attempt of a task.
 func taskSpec(req SubmitRequest, inputs []inputFile, claimID string, k taskKey) *wire.TaskSpec {
-	refs := make([]wire.FileRef, len(inputs))
-	for i, f := range inputs {
+	mine := inputsOf(inputs, k.task)
+	refs := make([]wire.FileRef, len(mine))
+	for i, f := range mine {
 		refs[i] = f.ref()
 	}
-	return &wire.TaskSpec{ClaimID: claimID, JobID: k.job, TaskID: k.task, Argv: req.Argv, Env: req.Env,
-		Inputs: refs, Outputs: req.Outputs, CPUs: needCPUs(req.Requirements), MemoryBytes: req.Requirements.MemoryBytes}
+	argv, env := taskCommand(req, k.task)
+	return &wire.TaskSpec{ClaimID: claimID, JobID: k.job, TaskID: k.task, Argv: argv, Env: env,
+		Inputs: refs, Outputs: req.Outputs, CPUs: needCPUs(req.Requirements), MemoryBytes: req.Requirements.MemoryBytes,
+		TimeoutMs: req.TaskTimeout.Milliseconds()}
 }
 
 // jobs lists the stored jobs, newest first.
@@ -528,10 +541,16 @@ func (h *home) dispatch(ctx context.Context) {
 			continue
 		}
 		var cands []candidate
-		why, known := unplaced[p.kind]
+		kind := p.kind
+		avoid := h.avoid[p.key.job]
+		if len(avoid) > 0 || p.req.Rank != RankDefault {
+			kind += "|" + p.key.job // its own peers, or its own order
+		}
+		why, known := unplaced[kind]
 		if !known {
 			allowLocal := p.req.AllowLocal || h.e.opts.Home.AllowLocal
-			in := matchInput{now: now, req: p.req.Requirements, self: self, offers: offers, views: h.views, ours: h.ours}
+			in := matchInput{now: now, req: p.req.Requirements, self: self, offers: offers, views: h.views, ours: h.ours,
+				rank: p.req.Rank, avoid: avoid}
 			if allowLocal {
 				if local == nil {
 					local = h.localOffer(now)
@@ -541,7 +560,7 @@ func (h *home) dispatch(ctx context.Context) {
 			cands, why = match(in)
 		}
 		if len(cands) == 0 {
-			unplaced[p.kind] = why
+			unplaced[kind] = why
 			if wait := h.waitTimeout(p.req); wait > 0 && now.Sub(p.since) >= wait {
 				h.queue = slices.Delete(h.queue, i, i+1)
 				expired = append(expired, note{p.key, fmt.Sprintf("no idle peer within %s: %s", wait, why)})
@@ -840,6 +859,7 @@ func (h *home) endTask(k taskKey, state JobState, reason string, exitCode *int) 
 		h.log.Error("recording a task's end", "job", k.job, "task", k.task, "err", err)
 		return
 	}
+	h.taskEnded(j, k.task)
 	h.published(j)
 }
 
@@ -849,5 +869,9 @@ func (h *home) published(j Job) {
 		return
 	}
 	h.log.Info("job finished", "job", j.ID, "state", j.State, "reason", j.Reason)
+	h.mu.Lock()
+	delete(h.failedOn, j.ID)
+	delete(h.avoid, j.ID)
+	h.mu.Unlock()
 	h.hub.publish(Event{Type: EventFinished, Time: j.Finished, JobID: j.ID, Job: &j})
 }

@@ -54,6 +54,8 @@ type matchInput struct {
 	ours      map[string]slotUse
 	local     *wire.Offer // this machine as an offer; nil unless allow_local
 	localNote string      // why this machine refused the last claim, if it did
+	rank      Rank
+	avoid     map[string]bool // peers that kept failing this job's tasks
 }
 
 // needCPUs is the slots a task needs: at least one.
@@ -128,20 +130,30 @@ func offerName(o *wire.Offer) string {
 	return abbrevPeer(o.Peer)
 }
 
-// rankOffers orders offers best first: dedicated machines, then most free
-// slots, then most free memory, then the freshest offer; the peer ID breaks
-// ties so the order is stable.
-func rankOffers(offers []wire.Offer, free func(o *wire.Offer) (int, uint64)) {
+// rankOffers orders offers best first. By default (and RankDedicated):
+// dedicated machines, then most free slots, then most free memory;
+// RankMemory and RankCPUs put most free memory or slots first. The freshest
+// offer, then the peer ID, break ties so the order is stable.
+func rankOffers(offers []wire.Offer, rank Rank, free func(o *wire.Offer) (int, uint64)) {
 	slices.SortStableFunc(offers, func(a, b wire.Offer) int {
+		dedicated := 0
 		if a.Dedicated != b.Dedicated {
+			dedicated = 1
 			if a.Dedicated {
-				return -1
+				dedicated = -1
 			}
-			return 1
 		}
 		ac, am := free(&a)
 		bc, bm := free(&b)
-		return cmp.Or(cmp.Compare(bc, ac), cmp.Compare(bm, am), b.Issued.Compare(a.Issued), strings.Compare(a.Peer, b.Peer))
+		byCPUs, byMemory := cmp.Compare(bc, ac), cmp.Compare(bm, am)
+		tie := cmp.Or(b.Issued.Compare(a.Issued), strings.Compare(a.Peer, b.Peer))
+		switch rank {
+		case RankMemory:
+			return cmp.Or(byMemory, dedicated, byCPUs, tie)
+		case RankCPUs:
+			return cmp.Or(byCPUs, dedicated, byMemory, tie)
+		}
+		return cmp.Or(dedicated, byCPUs, byMemory, tie)
 	})
 }
 
@@ -160,7 +172,7 @@ func match(in matchInput) (cands []candidate, why string) {
 		v, ok := in.views[o.Peer]
 		return freeSlots(o, v, ok, in.ours[o.Peer])
 	}
-	rankOffers(offers, free)
+	rankOffers(offers, in.rank, free)
 
 	idle := 0
 	type note struct{ name, id, text string }
@@ -172,6 +184,9 @@ func match(in matchInput) (cands []candidate, why string) {
 		}
 		c, m := free(o)
 		text := unfit(o, c, m, in.req)
+		if text == "" && in.avoid[o.Peer] {
+			text = "avoided (it failed tasks of this job)"
+		}
 		if v, ok := in.views[o.Peer]; text == "" && ok && v.seq == o.Seq && v.refused != "" {
 			// It said no since this offer was made: wait for a new one.
 			text = v.refused

@@ -3,6 +3,7 @@ package scavenger
 import (
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -218,5 +219,39 @@ func TestRequeueKeepsQueuePlace(t *testing.T) {
 	}
 	if want := []string{"0", "1", "2", "3", "4"}; !slices.Equal(got, want) {
 		t.Errorf("queue = %v, want %v", got, want)
+	}
+}
+
+// A job's rank orders the peers that fit, and peers that kept failing the
+// job's tasks are left out, saying why.
+func TestMatchRankAndAvoid(t *testing.T) {
+	offers := []wire.Offer{
+		offer("pool", wire.StateIdle, 2, 1, dedicated, freeMem(1<<30)),
+		offer("big", wire.StateIdle, 4, 4, freeMem(3<<30)),
+		offer("roomy", wire.StateIdle, 2, 2, freeMem(4<<30)),
+	}
+	order := func(rank Rank, avoid map[string]bool) ([]string, string) {
+		cands, why := match(matchInput{now: matchNow, self: "id-home", offers: offers, rank: rank, avoid: avoid})
+		var names []string
+		for _, c := range cands {
+			names = append(names, c.name)
+		}
+		return names, why
+	}
+	for _, tt := range []struct {
+		rank Rank
+		want []string
+	}{
+		{RankDefault, []string{"pool", "big", "roomy"}},
+		{RankCPUs, []string{"big", "roomy", "pool"}},
+		{RankMemory, []string{"roomy", "big", "pool"}},
+	} {
+		if got, _ := order(tt.rank, nil); !slices.Equal(got, tt.want) {
+			t.Errorf("rank %q: %v, want %v", tt.rank, got, tt.want)
+		}
+	}
+	got, why := order(RankDefault, map[string]bool{"id-pool": true})
+	if !slices.Equal(got, []string{"big", "roomy"}) || !strings.Contains(why, "pool avoided (it failed tasks of this job)") {
+		t.Errorf("avoiding pool: %v (%q)", got, why)
 	}
 }

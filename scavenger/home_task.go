@@ -124,7 +124,7 @@ func (h *home) runTask(ctx context.Context, r *taskRun) attemptResult {
 	stopReset := context.AfterFunc(ctx, func() { s.Reset() })
 	defer stopReset()
 
-	a := &attempt{h: h, r: r, log: log, conn: wire.NewConn(s), inputs: inputs, logs: logs,
+	a := &attempt{h: h, r: r, log: log, conn: wire.NewConn(s), inputs: inputsOf(inputs, r.key.task), logs: logs,
 		started: make(chan struct{})}
 	done, ctlExited := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -338,7 +338,7 @@ func (a *attempt) receiveOutput(ctx context.Context, fh *wire.FileHeader, exit *
 		return "", attemptResult{end: endFailed, exit: exit, reason: fmt.Sprintf(
 			"%s sent more output than a task may return (%d files, %s at most)", who, limit.files, humanBytes(uint64(limit.bytes)))}, false
 	}
-	dst, err := outputPath(a.r.req.OutDir, fh.Name)
+	dst, err := outputPath(taskOutDir(a.r.req, a.r.key.task), fh.Name)
 	if err == nil {
 		err = receiveFile(a.conn, fh, dst)
 	}
@@ -495,13 +495,13 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 	if len(res.outputs) > 0 {
 		h.hub.publish(Event{Type: EventOutputs, JobID: r.key.job, TaskID: r.key.task, Files: res.outputs})
 	}
-	requeued := false
+	requeued, failedHere := false, false
 	j, err := h.st.update(r.key.job, func(j *Job) error {
 		t := findTask(j, r.key.task)
-		if t == nil {
-			return errSkip
+		if t == nil || t.State.Final() {
+			return errSkip // the first result of a task wins
 		}
-		requeued = false
+		requeued, failedHere = false, false
 		now := wallNow()
 		if !r.started {
 			t.Attempts++ // it reached a donor, although it never started there
@@ -516,7 +516,13 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 			t.State, t.Reason = StateCancelled, cancelled
 		case res.end == endExited && res.exit.Error != "":
 			t.State, t.Reason = StateFailed, res.exit.Error
+		case res.end == endExited && !exitedOK(res.exit) && t.Failures < r.req.Retries:
+			// A failure, to run again elsewhere up to the job's retries.
+			t.Failures++
+			failedHere, requeued = true, true
+			t.State, t.Reason = StateQueued, fmt.Sprintf("%s on %s; retry %d of %d", exitText(res.exit), r.cand.name, t.Failures, r.req.Retries)
 		case res.end == endExited:
+			failedHere = !exitedOK(res.exit)
 			t.State, t.Reason = StateDone, res.exit.Reason
 		case res.end == endFailed:
 			t.State, t.Reason = StateFailed, res.reason
@@ -543,6 +549,9 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 	}
 
 	h.mu.Lock()
+	if failedHere && err == nil {
+		h.countFailureLocked(r.key.job, r.cand)
+	}
 	// Only now: until the outcome is written, cancel must find the run
 	// here and leave the database to this function.
 	delete(h.runs, r.key)
@@ -566,8 +575,54 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 		h.log.Info("task requeued", "job", r.key.job, "task", r.key.task, "reason", res.reason)
 		h.poke()
 	case err == nil:
+		h.taskEnded(j, r.key.task)
 		h.published(j)
 	}
+}
+
+// exitedOK reports whether an exit is a success: code 0, no signal.
+func exitedOK(e *wire.Exit) bool { return e.Code == 0 && e.Signal == "" && e.Error == "" }
+
+// exitText says how a process ended: "exit 3", "killed by terminated".
+func exitText(e *wire.Exit) string {
+	switch {
+	case e.Error != "":
+		return e.Error
+	case e.Signal != "":
+		return "killed by " + e.Signal
+	}
+	return fmt.Sprintf("exit %d", e.Code)
+}
+
+// maxDonorFailures is how many of a job's tasks may fail on one peer
+// before the job stops sending it more.
+const maxDonorFailures = 2
+
+// countFailureLocked notes that a task of job failed on c's peer.
+func (h *home) countFailureLocked(job string, c candidate) {
+	if h.failedOn[job] == nil {
+		h.failedOn[job] = map[string]int{}
+	}
+	h.failedOn[job][c.peer]++
+	if h.failedOn[job][c.peer] >= maxDonorFailures {
+		if h.avoid[job] == nil {
+			h.avoid[job] = map[string]bool{}
+		}
+		if !h.avoid[job][c.peer] {
+			h.log.Warn("avoiding a peer for this job: its tasks keep failing there", "job", job, "peer", c.name)
+		}
+		h.avoid[job][c.peer] = true
+	}
+}
+
+// taskEnded publishes EventTaskEnded once task id of j is final.
+func (h *home) taskEnded(j Job, id string) {
+	t := findTask(&j, id)
+	if t == nil || !t.State.Final() {
+		return
+	}
+	h.hub.publish(Event{Type: EventTaskEnded, JobID: j.ID, TaskID: id, Peer: t.Peer, PeerName: t.PeerName,
+		State: t.State, ExitCode: t.ExitCode, Message: t.Reason})
 }
 
 // retriesReason says why a task that kept being preempted or losing its

@@ -41,6 +41,7 @@ type inputFile struct {
 	SHA  string `json:"sha256"`
 	Size int64  `json:"size"`
 	Mode uint32 `json:"mode"`
+	Task string `json:"task,omitempty"` // the task it is for; "" for every task of the job
 }
 
 func (f inputFile) ref() wire.FileRef {
