@@ -100,6 +100,7 @@ type Task struct {
 	Preemptions int       `json:"preemptions,omitempty"`
 	Lost        int       `json:"lost,omitempty"`     // attempts whose donor vanished mid-run
 	Failures    int       `json:"failures,omitempty"` // attempts that exited non-zero and were retried
+	Replicas    []string  `json:"replicas,omitempty"` // "<peer>=<result digest>" of the replicas so far (replicas = 2)
 	ExitCode    *int      `json:"exit_code,omitempty"`
 	Signal      string    `json:"signal,omitempty"`
 	Reason      string    `json:"reason,omitempty"`

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -57,6 +58,7 @@ type pending struct {
 	key       taskKey
 	req       SubmitRequest
 	order     uint64    // place in the queue: a requeued task keeps its own
+	notOn     string    // a peer it must not run on (its other replica ran there)
 	kind      string    // taskKind of req: tasks of a kind match the same peers
 	since     time.Time // queued at: the wait timeout counts from here
 	placing   bool      // claims for it are in flight
@@ -69,13 +71,13 @@ type pending struct {
 // enqueueLocked puts a task at the end of the queue.
 func (h *home) enqueueLocked(k taskKey, req SubmitRequest, since time.Time) {
 	h.lastOrder++
-	h.requeueLocked(k, req, since, h.lastOrder)
+	h.requeueLocked(k, req, since, h.lastOrder, "")
 }
 
 // requeueLocked puts a task back in the queue at its first place, so a task
 // preempted on a donor runs before the ones submitted after it.
-func (h *home) requeueLocked(k taskKey, req SubmitRequest, since time.Time, order uint64) {
-	p := &pending{key: k, req: req, since: since, order: order,
+func (h *home) requeueLocked(k taskKey, req SubmitRequest, since time.Time, order uint64, notOn string) {
+	p := &pending{key: k, req: req, since: since, order: order, notOn: notOn,
 		kind: taskKind(req.Requirements, req.AllowLocal || h.e.opts.Home.AllowLocal)}
 	i := len(h.queue)
 	for i > 0 && h.queue[i-1].order > order {
@@ -545,6 +547,14 @@ func (h *home) dispatch(ctx context.Context) {
 		avoid := h.avoid[p.key.job]
 		if len(avoid) > 0 || p.req.Rank != RankDefault {
 			kind += "|" + p.key.job // its own peers, or its own order
+		}
+		if p.notOn != "" {
+			avoid = maps.Clone(avoid)
+			if avoid == nil {
+				avoid = map[string]bool{}
+			}
+			avoid[p.notOn] = true
+			kind += "|" + p.key.task
 		}
 		why, known := unplaced[kind]
 		if !known {

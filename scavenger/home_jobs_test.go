@@ -85,3 +85,31 @@ func TestFailedTaskRetried(t *testing.T) {
 		t.Errorf("task without retries: exit %v, %d failures; want exit 4 and no retry", task.ExitCode, task.Failures)
 	}
 }
+
+// TestReplicas: with replicas = 2 each task runs on two peers; results that
+// agree complete it, results that differ are reported (and, without
+// retries, fail it).
+func TestReplicas(t *testing.T) {
+	home := startNode(t, "home", Options{})
+	a := startNode(t, "donor-a", Options{Donor: donating()})
+	b := startNode(t, "donor-b", Options{Donor: donating()})
+	linkNodes(home, a, b)
+	id := submit(t, home, SubmitRequest{Argv: []string{"sh", "-c", "echo 42 > answer.txt; echo done"}, Outputs: []string{"answer.txt"},
+		OutDir: t.TempDir(), Replicas: 2})
+	j := watchJob(t, home, id).finished()
+	task := j.Tasks[0]
+	if j.State != StateDone || len(task.Replicas) != 2 || !strings.HasPrefix(task.Reason, "2 replicas agree") {
+		t.Fatalf("job %s, task %+v; want done with 2 agreeing replicas", j.State, task)
+	}
+	p1, _, _ := strings.Cut(task.Replicas[0], "=")
+	p2, _, _ := strings.Cut(task.Replicas[1], "=")
+	if p1 == p2 {
+		t.Errorf("both replicas ran on %s", p1)
+	}
+
+	id = submit(t, home, SubmitRequest{Argv: []string{"sh", "-c", `echo "$SCAVENGE_HOST_PEER"`}, Replicas: 2})
+	j = watchJob(t, home, id).finished()
+	if task := j.Tasks[0]; task.State != StateFailed || !strings.HasPrefix(task.Reason, "replicas disagree: ") {
+		t.Errorf("replicas that differ: task %s (%q), want failed saying they disagree", task.State, task.Reason)
+	}
+}

@@ -185,7 +185,7 @@ func match(in matchInput) (cands []candidate, why string) {
 		c, m := free(o)
 		text := unfit(o, c, m, in.req)
 		if text == "" && in.avoid[o.Peer] {
-			text = "avoided (it failed tasks of this job)"
+			text = "left out (tasks of this job failed there, or it ran the other replica)"
 		}
 		if v, ok := in.views[o.Peer]; text == "" && ok && v.seq == o.Seq && v.refused != "" {
 			// It said no since this offer was made: wait for a new one.

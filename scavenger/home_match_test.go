@@ -211,7 +211,7 @@ func TestRequeueKeepsQueuePlace(t *testing.T) {
 	// Task 1 leaves for a donor, then is preempted and comes back.
 	taken := h.queue[1]
 	h.queue = slices.Delete(h.queue, 1, 2)
-	h.requeueLocked(taken.key, taken.req, time.Now(), taken.order)
+	h.requeueLocked(taken.key, taken.req, time.Now(), taken.order, "")
 	h.enqueueLocked(taskKey{"j", "4"}, SubmitRequest{}, time.Now())
 	var got []string
 	for _, p := range h.queue {
@@ -251,7 +251,7 @@ func TestMatchRankAndAvoid(t *testing.T) {
 		}
 	}
 	got, why := order(RankDefault, map[string]bool{"id-pool": true})
-	if !slices.Equal(got, []string{"big", "roomy"}) || !strings.Contains(why, "pool avoided (it failed tasks of this job)") {
+	if !slices.Equal(got, []string{"big", "roomy"}) || !strings.Contains(why, "pool left out (tasks of this job failed there") {
 		t.Errorf("avoiding pool: %v (%q)", got, why)
 	}
 }

@@ -3,8 +3,11 @@ package scavenger
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -68,6 +71,7 @@ type attemptResult struct {
 	exit    *wire.Exit // nil when no Exit arrived
 	reason  string
 	outputs []string // files written under OutDir
+	digest  string   // of the result (exit code, stdout, output files), for replicas
 }
 
 // attempt is the state of one task stream.
@@ -80,6 +84,9 @@ type attempt struct {
 	logs    *taskLogs
 	started chan struct{} // closed on Started: the control goroutine renews
 	logErr  bool          // a log write failed once (warned)
+	// result hashes what the task produced (stdout, output files by
+	// name and SHA-256), so two replicas can be compared.
+	result hash.Hash
 	// received counts the output files and bytes the donor sent: a donor
 	// is a stranger, and this home's disk is not its to fill.
 	receivedFiles int
@@ -124,7 +131,7 @@ func (h *home) runTask(ctx context.Context, r *taskRun) attemptResult {
 	stopReset := context.AfterFunc(ctx, func() { s.Reset() })
 	defer stopReset()
 
-	a := &attempt{h: h, r: r, log: log, conn: wire.NewConn(s), inputs: inputsOf(inputs, r.key.task), logs: logs,
+	a := &attempt{h: h, r: r, log: log, conn: wire.NewConn(s), inputs: inputsOf(inputs, r.key.task), logs: logs, result: sha256.New(),
 		started: make(chan struct{})}
 	done, ctlExited := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -265,7 +272,8 @@ func (a *attempt) exited(exit *wire.Exit, outputs []string) attemptResult {
 		return attemptResult{end: endPreempted, exit: exit, outputs: outputs,
 			reason: fmt.Sprintf("preempted on %s: %s", a.r.cand.name, exit.Reason)}
 	}
-	return attemptResult{end: endExited, exit: exit, outputs: outputs}
+	fmt.Fprintf(a.result, "exit %d %s\n", exit.Code, exit.Signal)
+	return attemptResult{end: endExited, exit: exit, outputs: outputs, digest: hex.EncodeToString(a.result.Sum(nil))}
 }
 
 // broken classifies a stream that failed before Done.
@@ -314,6 +322,9 @@ func (a *attempt) sendInputs(ctx context.Context, need *wire.Need) (attemptResul
 // output logs and publishes a piece of live output.
 func (a *attempt) output(m *wire.Output) {
 	data := bytes.Clone(m.Data) // m.Data is only valid until the next Recv
+	if !m.Stderr {
+		a.result.Write(data)
+	}
 	if err := a.logs.write(m.Stderr, data); err != nil && !a.logErr {
 		a.logErr = true
 		a.log.Error("writing task output to its log", "err", err)
@@ -338,6 +349,7 @@ func (a *attempt) receiveOutput(ctx context.Context, fh *wire.FileHeader, exit *
 		return "", attemptResult{end: endFailed, exit: exit, reason: fmt.Sprintf(
 			"%s sent more output than a task may return (%d files, %s at most)", who, limit.files, humanBytes(uint64(limit.bytes)))}, false
 	}
+	fmt.Fprintf(a.result, "\nfile %q %s\n", fh.Name, fh.SHA256)
 	dst, err := outputPath(taskOutDir(a.r.req, a.r.key.task), fh.Name)
 	if err == nil {
 		err = receiveFile(a.conn, fh, dst)
@@ -495,13 +507,13 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 	if len(res.outputs) > 0 {
 		h.hub.publish(Event{Type: EventOutputs, JobID: r.key.job, TaskID: r.key.task, Files: res.outputs})
 	}
-	requeued, failedHere := false, false
+	requeued, failedHere, elsewhere := false, false, ""
 	j, err := h.st.update(r.key.job, func(j *Job) error {
 		t := findTask(j, r.key.task)
 		if t == nil || t.State.Final() {
 			return errSkip // the first result of a task wins
 		}
-		requeued, failedHere = false, false
+		requeued, failedHere, elsewhere = false, false, ""
 		now := wallNow()
 		if !r.started {
 			t.Attempts++ // it reached a donor, although it never started there
@@ -516,6 +528,11 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 			t.State, t.Reason = StateCancelled, cancelled
 		case res.end == endExited && res.exit.Error != "":
 			t.State, t.Reason = StateFailed, res.exit.Error
+		case res.end == endExited && r.req.Replicas > 1 && exitedOK(res.exit):
+			requeued = replicaDone(t, r, res.digest)
+			if requeued && len(t.Replicas) == 1 {
+				elsewhere = r.cand.peer // the second replica runs on another peer
+			}
 		case res.end == endExited && !exitedOK(res.exit) && t.Failures < r.req.Retries:
 			// A failure, to run again elsewhere up to the job's retries.
 			t.Failures++
@@ -562,7 +579,7 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 		h.hub.publish(Event{Type: EventRequeued, JobID: r.key.job, TaskID: r.key.task,
 			Peer: r.cand.peer, PeerName: r.cand.name, Message: res.reason})
 		if cancelledNow == "" {
-			h.requeueLocked(r.key, r.req, time.Now(), r.order)
+			h.requeueLocked(r.key, r.req, time.Now(), r.order, elsewhere)
 		}
 	}
 	h.mu.Unlock()
@@ -578,6 +595,34 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 		h.taskEnded(j, r.key.task)
 		h.published(j)
 	}
+}
+
+// replicaDone records one successful replica of a job with Replicas = 2
+// and says whether the task runs again: after the first, on another peer;
+// after a second that disagrees, both run again (a failure, up to the
+// job's retries). Two that agree complete the task.
+func replicaDone(t *Task, r *taskRun, digest string) (again bool) {
+	result := r.cand.peer + "=" + digest
+	if len(t.Replicas) == 0 {
+		t.Replicas = []string{result}
+		t.State, t.Reason = StateQueued, fmt.Sprintf("replica 1 of 2 done on %s; running it on another peer", r.cand.name)
+		return true
+	}
+	first, _, _ := strings.Cut(t.Replicas[0], "=")
+	if strings.HasSuffix(t.Replicas[0], "="+digest) {
+		t.Replicas = append(t.Replicas, result)
+		t.State, t.Reason = StateDone, "2 replicas agree ("+abbrevPeer(first)+", "+r.cand.name+")"
+		return false
+	}
+	mismatch := fmt.Sprintf("replicas disagree: %s and %s gave different results", abbrevPeer(first), r.cand.name)
+	t.Replicas = nil
+	if t.Failures >= r.req.Retries {
+		t.State, t.Reason = StateFailed, mismatch
+		return false
+	}
+	t.Failures++
+	t.State, t.Reason = StateQueued, mismatch+"; running both again"
+	return true
 }
 
 // exitedOK reports whether an exit is a success: code 0, no signal.
