@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
+	"os"
+	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -17,7 +21,7 @@ import (
 // prints figures and never judges them: timing depends on the machine.
 
 const (
-	benchSynopsis = "dispatch|throughput|discovery [flags]"
+	benchSynopsis = "dispatch|throughput|discovery|reaction [flags]"
 	benchHelp     = `Measures a swarm running in this process on 127.0.0.1 with a fresh
 private swarm key, and prints what it saw:
 
@@ -84,7 +88,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	mk, ok := benchmarks()[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "scavenge bench: unknown benchmark %q: want dispatch, throughput or discovery\n", args[0])
+		fmt.Fprintf(stderr, "scavenge bench: unknown benchmark %q: want one of %s\n", args[0], strings.Join(slices.Sorted(maps.Keys(benchmarks())), ", "))
 		return exitUsage
 	}
 	b := mk()
@@ -95,6 +99,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	asJSON := fs.Bool("json", false, "print the figures as JSON")
 	verbose := fs.Bool("v", false, "log what the peers do to stderr")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
 	b.flags(fs)
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -117,7 +122,13 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	ctx, cancel := context.WithTimeoutCause(ctx, benchTimeout,
 		fmt.Errorf("bench %s did not finish in %s", args[0], benchTimeout))
 	defer cancel()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		fmt.Fprintf(stderr, "scavenge bench: %v\n", err)
+		return exitError
+	}
 	res, err := b.run(ctx, log)
+	stopProfile()
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(stderr, "scavenge bench: interrupted")
@@ -135,6 +146,23 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	res.print(stdout)
 	return exitOK
+}
+
+// startCPUProfile profiles the process into path until the returned func
+// is called; an empty path profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // latency summarizes a sample of durations, in milliseconds for JSON.
