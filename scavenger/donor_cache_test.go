@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func TestInputCacheStoreAndPlace(t *testing.T) {
 		}
 	}
 	c.release([]string{ref.SHA256})
-	if have, need := c.acquire([]wire.FileRef{ref, ref}, now); !slices.Equal(have, []string{ref.SHA256}) || len(need) != 0 {
+	if have, need, _ := c.acquire(t.Context(), []wire.FileRef{ref, ref}, now); !slices.Equal(have, []string{ref.SHA256}) || len(need) != 0 {
 		t.Errorf("acquire a cached file: have %v need %v", have, need)
 	}
 }
@@ -81,12 +82,12 @@ func TestInputCacheEviction(t *testing.T) {
 	b := storeInput(t, c, "bbbbbbbbbb", t0.Add(time.Second))
 	c.release([]string{a.SHA256, b.SHA256})
 	// a is used again, so b is now the least recently used.
-	if have, _ := c.acquire([]wire.FileRef{a}, t0.Add(2*time.Second)); len(have) != 1 {
+	if have, _, _ := c.acquire(t.Context(), []wire.FileRef{a}, t0.Add(2*time.Second)); len(have) != 1 {
 		t.Fatal("a is not cached")
 	}
 	c.release([]string{a.SHA256})
 	d := storeInput(t, c, "dddddddddd", t0.Add(3*time.Second)) // 30 bytes: one must go
-	have, need := c.acquire([]wire.FileRef{a, b, d}, t0.Add(4*time.Second))
+	have, need, _ := c.acquire(t.Context(), []wire.FileRef{a, b, d}, t0.Add(4*time.Second))
 	if !slices.Equal(have, []string{a.SHA256, d.SHA256}) || !slices.Equal(need, []string{b.SHA256}) {
 		t.Errorf("after eviction: have %v need %v, want b evicted", have, need)
 	}
@@ -142,8 +143,55 @@ func TestInputCacheReopen(t *testing.T) {
 	os.Chmod(p, cacheFileMode)
 	os.Chtimes(p, time.Time{}, now.Add(-time.Hour))
 
-	have, need := c2.acquire([]wire.FileRef{kept, resized, touched}, now)
+	have, need, _ := c2.acquire(t.Context(), []wire.FileRef{kept, resized, touched}, now)
 	if !slices.Equal(have, []string{kept.SHA256}) || !slices.Equal(need, []string{resized.SHA256, touched.SHA256}) {
 		t.Errorf("after tampering: have %v need %v, want only %s kept", have, need, kept.SHA256[:8])
+	}
+}
+
+// TestInputCacheOneTransfer: tasks that need the same input at once do not
+// all have it sent: the first claims it, the others wait for it to land
+// (or, when that transfer fails, claim it themselves).
+func TestInputCacheOneTransfer(t *testing.T) {
+	c, err := openInputCache(t.TempDir(), 1<<20, donorTestLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	in := newLocalInput(t, "in", []byte("shared by every task"), 0)
+	ref := in.ref
+	_, need, err := c.acquire(t.Context(), []wire.FileRef{ref}, now)
+	if err != nil || len(need) != 1 {
+		t.Fatalf("first task: need %v, %v; want the input", need, err)
+	}
+	second := make(chan []string, 1)
+	go func() {
+		have, need, _ := c.acquire(t.Context(), []wire.FileRef{ref}, now)
+		if len(need) != 0 {
+			t.Errorf("second task needs %v while the first receives it", need)
+		}
+		second <- have
+	}()
+	select {
+	case <-second:
+		t.Fatal("the second task did not wait for the first one's transfer")
+	case <-time.After(50 * time.Millisecond):
+	}
+	storeInput(t, c, "shared by every task", now)
+	if have := <-second; len(have) != 1 {
+		t.Errorf("second task after the transfer: have %v, want the input", have)
+	}
+
+	// A transfer that fails hands the claim on.
+	other := wire.FileRef{Name: "b.txt", SHA256: strings.Repeat("b", 64), Size: 1}
+	_, need, _ = c.acquire(t.Context(), []wire.FileRef{other}, now)
+	third := make(chan []string, 1)
+	go func() {
+		_, need, _ := c.acquire(t.Context(), []wire.FileRef{other}, now)
+		third <- need
+	}()
+	c.unclaim(need)
+	if need := <-third; len(need) != 1 {
+		t.Errorf("after a failed transfer the waiting task needs %v, want to receive it itself", need)
 	}
 }

@@ -80,9 +80,20 @@ func (t *donorTask) serve() error {
 	if err != nil {
 		return fmt.Errorf("donor cannot host tasks: %w", err)
 	}
-	have, need := cache.acquire(spec.Inputs, d.now())
+	// Bounded by the lease: a transfer this task waits for that takes
+	// longer is stuck, and so is the home that waits for this task.
+	wctx, cancel := context.WithTimeout(context.Background(), d.streamIdle())
+	have, need, err := cache.acquire(wctx, spec.Inputs, d.now())
+	cancel()
+	if err != nil {
+		return fmt.Errorf("waiting for an input another task is receiving: %w", err)
+	}
 	pinned := have
-	defer func() { cache.release(pinned) }()
+	stored := 0 // need[:stored] are in the cache and pinned
+	defer func() {
+		cache.unclaim(need[stored:])
+		cache.release(pinned)
+	}()
 	if err := t.c.Send(&wire.Need{SHA256: need}); err != nil {
 		return err
 	}
@@ -105,6 +116,7 @@ func (t *donorTask) serve() error {
 			return fmt.Errorf("input %s: %w", h.Name, err)
 		}
 		pinned = append(pinned, sha)
+		stored++
 	}
 
 	dir := filepath.Join(workDir, fmt.Sprintf("%s-%s-%s", spec.JobID, spec.TaskID, cl.id))

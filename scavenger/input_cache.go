@@ -1,6 +1,7 @@
 package scavenger
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -40,9 +41,10 @@ type inputCache struct {
 	limit int64
 	log   *slog.Logger
 
-	mu      sync.Mutex
-	entries map[string]*cacheEntry
-	total   int64
+	mu       sync.Mutex
+	entries  map[string]*cacheEntry
+	inflight map[string]chan struct{} // inputs being received, by SHA-256
+	total    int64
 }
 
 // cacheEntry is one cached file. pins counts tasks between deciding what
@@ -60,7 +62,7 @@ func openInputCache(dir string, limit int64, log *slog.Logger) (*inputCache, err
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("input cache: %w", err)
 	}
-	c := &inputCache{dir: dir, limit: limit, log: log, entries: map[string]*cacheEntry{}}
+	c := &inputCache{dir: dir, limit: limit, log: log, entries: map[string]*cacheEntry{}, inflight: map[string]chan struct{}{}}
 	des, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("input cache: %w", err)
@@ -105,8 +107,28 @@ func (c *inputCache) path(sha string) string { return filepath.Join(c.dir, sha) 
 
 // acquire pins every input of refs the cache holds intact (have) and
 // lists the SHA-256s it lacks (need); each appears once, in the order of
-// refs. The caller releases have, and whatever it stores, when placed.
-func (c *inputCache) acquire(refs []wire.FileRef, now time.Time) (have, need []string) {
+// refs. The caller releases have, and whatever it stores, when placed, and
+// must call unclaim for every need it did not store: a needed input is
+// claimed for the caller until then, and other tasks that need it wait for
+// it rather than have it sent again, so an input shared by many tasks
+// crosses the network once per donor even when they start together.
+func (c *inputCache) acquire(ctx context.Context, refs []wire.FileRef, now time.Time) (have, need []string, err error) {
+	for {
+		have, need, wait := c.tryAcquire(refs, now)
+		if wait == nil {
+			return have, need, nil
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
+}
+
+// tryAcquire is one try of acquire: when another task is receiving an input
+// of refs, it pins and claims nothing and returns that transfer's channel.
+func (c *inputCache) tryAcquire(refs []wire.FileRef, now time.Time) (have, need []string, wait <-chan struct{}) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	seen := map[string]bool{}
@@ -122,14 +144,40 @@ func (c *inputCache) acquire(refs []wire.FileRef, now time.Time) (have, need []s
 			e = nil
 		}
 		if e == nil {
+			if ch := c.inflight[r.SHA256]; ch != nil {
+				return nil, nil, ch
+			}
 			need = append(need, r.SHA256)
 			continue
 		}
-		e.pins++
-		e.used = now
 		have = append(have, r.SHA256)
 	}
-	return have, need
+	for _, sha := range have {
+		c.entries[sha].pins++
+		c.entries[sha].used = now
+	}
+	for _, sha := range need {
+		c.inflight[sha] = make(chan struct{})
+	}
+	return have, need, nil
+}
+
+// unclaim gives up the caller's claim on shas it will not store (the
+// transfer failed): a task waiting for one of them asks for it itself.
+func (c *inputCache) unclaim(shas []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, sha := range shas {
+		c.landedLocked(sha)
+	}
+}
+
+// landedLocked ends the claim on sha and wakes the tasks waiting for it.
+func (c *inputCache) landedLocked(sha string) {
+	if ch := c.inflight[sha]; ch != nil {
+		close(ch)
+		delete(c.inflight, sha)
+	}
 }
 
 // intactLocked checks that the file is still the one stored: same size and
@@ -185,6 +233,7 @@ func (c *inputCache) store(conn *wire.Conn, h *wire.FileHeader, now time.Time) e
 		c.entries[h.SHA256] = &cacheEntry{size: fi.Size(), mtime: fi.ModTime(), used: now, pins: 1}
 		c.total += fi.Size()
 	}
+	c.landedLocked(h.SHA256)
 	c.evictLocked()
 	return nil
 }

@@ -21,7 +21,7 @@ import (
 // prints figures and never judges them: timing depends on the machine.
 
 const (
-	benchSynopsis = "dispatch|throughput|discovery|reaction [flags]"
+	benchSynopsis = "dispatch|throughput|discovery|reaction|bag|cache [flags]"
 	benchHelp     = `Measures a swarm running in this process on 127.0.0.1 with a fresh
 private swarm key, and prints what it saw:
 
@@ -69,6 +69,8 @@ func benchmarks() map[string]func() benchmark {
 		"throughput": throughputBenchmark,
 		"discovery":  discoveryBenchmark,
 		"reaction":   reactionBenchmark,
+		"bag":        bagBenchmark,
+		"cache":      cacheBenchmark,
 	}
 }
 
