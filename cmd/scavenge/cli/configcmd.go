@@ -43,20 +43,9 @@ func runConfig(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(pos) > 1 {
-		return usagef("give at most one config file, got %d arguments", len(pos))
-	}
-	var path string
-	if len(pos) == 1 {
-		if path, err = filepath.Abs(pos[0]); err != nil {
-			return err
-		}
-	} else {
-		dir, err := home.home(e)
-		if err != nil {
-			return err
-		}
-		path = filepath.Join(dir, config.FileName)
+	path, err := configPath(e, home, pos)
+	if err != nil {
+		return err
 	}
 	c, err := config.Load(path)
 	if err != nil {

@@ -23,21 +23,7 @@ func shortID(id string) string {
 }
 
 // humanBytes prints n in binary units with at most one decimal: "15.6GiB".
-func humanBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return strconv.FormatUint(n, 10) + "B"
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	v := float64(n) / float64(div)
-	s := strconv.FormatFloat(v, 'f', 1, 64)
-	s = strings.TrimSuffix(s, ".0")
-	return s + string("KMGTPE"[exp]) + "iB"
-}
+func humanBytes(n uint64) string { return policy.HumanBytes(n) }
 
 // humanDuration prints a duration the way the policy's reasons do ("2h5m"),
 // and sub-second durations in milliseconds, which matter for short tasks.
