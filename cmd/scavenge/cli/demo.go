@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scavenge/scavenge/policy"
 	"github.com/scavenge/scavenge/policy/sensor"
 	"github.com/scavenge/scavenge/scavenger"
 )
@@ -36,7 +37,9 @@ keyboard sensor says so, and the real policy decides). Each task counts the
 primes in a range of numbers by running this very executable, which alice
 sends to each donor once: inputs travel by content hash.
 
-While the tasks run, bob's owner comes back: bob's guest is killed and alice
+While the tasks run, carol's owner comes back for a moment: her policy
+suspends guests, so her guest is frozen and continues when she leaves. And
+bob's owner comes back: bob's guest is killed and alice
 runs its task again elsewhere. At the end the demo checks the total against a
 count made here by the same function, prints a summary, and removes
 everything it made.`
@@ -52,6 +55,10 @@ everything it made.`
 	// demoFlipAnyway makes bob's owner return even if bob got no task (a
 	// tiny --tasks), so the demo always shows it.
 	demoFlipAnyway = 5 * time.Second
+	// demoCarolStays is how long carol's owner stays; her guest continues
+	// demoResumeAfter after she left.
+	demoCarolStays  = 1500 * time.Millisecond
+	demoResumeAfter = time.Second
 	// demoTimeout bounds the whole run; it finishes in well under a minute.
 	demoTimeout = 3 * time.Minute
 )
@@ -182,20 +189,26 @@ func (d *demo) run(ctx context.Context) (ok bool, err error) {
 	for _, name := range []string{"bob", "carol", "dave"} {
 		s := &sensor.Fake{}
 		s.Set(sensor.Reading{InputIdle: demoOwnerAway, InputKnown: true, InputSource: name + "'s keyboard"})
-		m, err := sw.add(ctx, inprocSpec{
+		spec := inprocSpec{
 			Name:      name,
 			Bootstrap: alice.node.Addrs(),
 			Donate:    true,
 			Slots:     1,
 			Sensor:    s,
 			IdleAfter: demoIdleAfter,
-		})
+		}
+		policyWords := "kills guests when the owner returns"
+		if name == "carol" {
+			spec.OnReturn = policy.OnReturn{Action: policy.ActionSuspend, ResumeAfter: demoResumeAfter}
+			policyWords = "suspends guests when the owner returns"
+		}
+		m, err := sw.add(ctx, spec)
 		if err != nil {
 			return false, err
 		}
 		peers++
 		donors = append(donors, m)
-		d.printf("  %-5s  %s  donor, 1 slot: owner away (keyboard last used %s ago)\n", m.name, m.node.ID(), demoOwnerAway)
+		d.printf("  %-5s  %s  donor, 1 slot: owner away (keyboard last used %s ago); %s\n", m.name, m.node.ID(), demoOwnerAway, policyWords)
 	}
 	took, err := waitIdle(ctx, alice, donors)
 	if err != nil {
@@ -214,7 +227,7 @@ func (d *demo) run(ctx context.Context) (ok bool, err error) {
 	for _, m := range append([]*inprocPeer{alice}, donors...) {
 		byID[m.node.ID()] = m.name
 	}
-	b, err := d.batch(ctx, sw, alice, donors[0], prog)
+	b, err := d.batch(ctx, sw, alice, donors[0], donors[1], prog)
 	if err != nil {
 		return false, err
 	}
@@ -265,12 +278,16 @@ type demoBatch struct {
 	wall       time.Duration
 	flipAt     time.Time // bob's owner came back
 	requeuedAt time.Time // the first requeue after that
+	carolBack  time.Time // carol's owner came back
+	carolLeft  time.Time // and left again
+	suspended  time.Time // carol's guest was frozen
+	resumed    time.Time // and continued
 }
 
 // batch submits the tasks from alice, prints each event worth seeing, brings
 // bob's owner back while bob runs a task, and returns when every task has
 // finished.
-func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob *inprocPeer, prog string) (*demoBatch, error) {
+func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob, carol *inprocPeer, prog string) (*demoBatch, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b := &demoBatch{start: time.Now()}
@@ -313,6 +330,19 @@ func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob *inprocPee
 				bob.sensor.Set(sensor.Reading{InputIdle: 0, InputKnown: true, InputSource: "bob's keyboard"})
 				d.printf("%6.2fs  bob's owner is back (keyboard used just now)\n", time.Since(b.start).Seconds())
 			}
+			switch {
+			case b.carolBack.IsZero() && !b.flipAt.IsZero() && d.runsLong(b.tasks, carol):
+				b.carolBack = time.Now()
+				carol.sensor.Set(sensor.Reading{InputIdle: 0, InputKnown: true, InputSource: "carol's keyboard"})
+				d.printf("%6.2fs  carol's owner is back for a moment (keyboard used just now)\n", time.Since(b.start).Seconds())
+			case !b.carolBack.IsZero() && b.carolLeft.IsZero() && time.Since(b.carolBack) >= demoCarolStays:
+				b.carolLeft = time.Now()
+				d.printf("%6.2fs  carol's owner left again\n", time.Since(b.start).Seconds())
+			}
+			if !b.carolLeft.IsZero() {
+				// Her keyboard, as a real sensor reads it: last used when she left.
+				carol.sensor.Set(sensor.Reading{InputIdle: time.Since(b.carolLeft), InputKnown: true, InputSource: "carol's keyboard"})
+			}
 			continue
 		case e = <-events:
 		}
@@ -343,6 +373,16 @@ func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob *inprocPee
 			}
 			d.printf("%6.2fs  task %2d  requeued: %s\n", at, t.n, ev.Message)
 			t.peer = ""
+		case scavenger.EventGuest:
+			state, how, _ := strings.Cut(ev.Message, ": ")
+			switch {
+			case state == "suspended" && b.suspended.IsZero():
+				b.suspended = ev.Time
+			case state == "running" && !b.suspended.IsZero() && b.resumed.IsZero():
+				b.resumed = ev.Time
+			}
+			what, _, _ := strings.Cut(how, ": ") // "suspended (cgroup v1 freezer)", "resumed"
+			d.printf("%6.2fs  task %2d  %s on %s\n", at, t.n, what, ev.PeerName)
 		case scavenger.EventFinished:
 			left--
 			t.final = ev.Job
@@ -384,15 +424,20 @@ func (d *demo) submit(ctx context.Context, alice *inprocPeer, t *demoTask, prog,
 	return nil
 }
 
-// bobsTurn says when bob's owner comes back: once bob's guest has been
-// running a while, or (when bob got no task) some seconds into the batch.
-func (d *demo) bobsTurn(tasks []*demoTask, bob *inprocPeer, firstStart time.Time) bool {
+// runsLong says whether peer has been running a task for demoFlipAfter.
+func (d *demo) runsLong(tasks []*demoTask, peer *inprocPeer) bool {
 	for _, t := range tasks {
-		if t.peer == bob.name && t.final == nil && time.Since(t.startedAt) >= demoFlipAfter {
+		if t.peer == peer.name && t.final == nil && time.Since(t.startedAt) >= demoFlipAfter {
 			return true
 		}
 	}
-	return !firstStart.IsZero() && time.Since(firstStart) >= demoFlipAnyway
+	return false
+}
+
+// bobsTurn says when bob's owner comes back: once bob's guest has been
+// running a while, or (when bob got no task) some seconds into the batch.
+func (d *demo) bobsTurn(tasks []*demoTask, bob *inprocPeer, firstStart time.Time) bool {
+	return d.runsLong(tasks, bob) || (!firstStart.IsZero() && time.Since(firstStart) >= demoFlipAnyway)
 }
 
 // finish records a finished task's result and prints it.
@@ -511,6 +556,10 @@ func (d *demo) report(b *demoBatch, want []uint64, byID map[string]string, sent 
 			b.requeuedAt.Sub(b.flipAt).Round(time.Millisecond))
 	}
 	row(tw, "  preemptions", fmt.Sprintf("%d%s", preemptions, stop))
+	if !b.suspended.IsZero() && !b.resumed.IsZero() {
+		row(tw, "  suspensions", fmt.Sprintf("carol's guest frozen %s after her owner came back, continued %s after she left; no work lost",
+			b.suspended.Sub(b.carolBack).Round(time.Millisecond), b.resumed.Sub(b.carolLeft).Round(time.Millisecond)))
+	}
 	row(tw, "  wall time", fmt.Sprintf("%s for the batch on the swarm; the local check took %s on %d cores",
 		b.wall.Round(10*time.Millisecond), local.Round(10*time.Millisecond), runtime.NumCPU()))
 	ids := make([]string, 0, len(sent))

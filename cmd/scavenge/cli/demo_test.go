@@ -68,6 +68,15 @@ func TestDemo(t *testing.T) {
 	if strings.Contains(s, "→ alice") {
 		t.Errorf("a task ran on alice, the home")
 	}
+	// carol's owner comes back only while carol runs a task: then her
+	// guest is frozen and continues, and nothing of it is lost.
+	if strings.Contains(s, "carol's owner is back") {
+		for _, want := range []string{"suspended (", "resumed on carol", "carol's owner left again", "no work lost"} {
+			if !strings.Contains(s, want) {
+				t.Errorf("carol's owner came back, but the output lacks %q", want)
+			}
+		}
+	}
 	m := regexp.MustCompile(`preemptions +(\d+)`).FindStringSubmatch(s)
 	if m == nil {
 		t.Fatalf("no preemptions line")
