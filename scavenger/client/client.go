@@ -6,6 +6,7 @@ package client
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -290,6 +292,58 @@ func (c *Client) Events(ctx context.Context, id string) iter.Seq2[scavenger.Even
 		yield(scavenger.Event{}, fmt.Errorf("events of job %s ended before it finished: %w", id, err))
 	}
 }
+
+// Logs opens one stream of a task's log (req.Stream: stdout, the default,
+// or stderr) from req.Offset. Reading it gives what the task printed so far
+// and then io.EOF; with req.Follow it goes on with what the task prints
+// until the task is final. When the log breaks off first (the daemon
+// stopped), Read returns an error naming the offset to resume from. An
+// unknown job or task matches scavenger.ErrNotFound. Close the log when
+// done; ending ctx ends a followed log.
+func (c *Client) Logs(ctx context.Context, req scavenger.LogRequest) (io.ReadCloser, error) {
+	q := url.Values{}
+	if req.Stream != "" {
+		q.Set("stream", req.Stream)
+	}
+	if req.Offset != 0 {
+		q.Set("offset", strconv.FormatInt(req.Offset, 10))
+	}
+	if req.Follow {
+		q.Set("follow", "true")
+	}
+	path := "jobs/" + url.PathEscape(req.JobID) + "/tasks/" + url.PathEscape(req.TaskID) + "/log"
+	if len(q) > 0 {
+		path += "?" + q.Encode()
+	}
+	resp, err := c.do(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &logBody{ctx: ctx, body: resp.Body, req: req, off: req.Offset}, nil
+}
+
+// logBody is a log's response body that says where a broken log stopped.
+type logBody struct {
+	ctx  context.Context
+	body io.ReadCloser
+	req  scavenger.LogRequest
+	off  int64 // of the next byte
+}
+
+func (l *logBody) Read(p []byte) (int, error) {
+	n, err := l.body.Read(p)
+	l.off += int64(n)
+	if err == nil || errors.Is(err, io.EOF) {
+		return n, err
+	}
+	if l.ctx.Err() != nil {
+		return n, l.ctx.Err()
+	}
+	stream := cmp.Or(l.req.Stream, scavenger.StreamStdout)
+	return n, fmt.Errorf("%s of job %s task %s broke off at byte %d (the daemon stopped?): %w", stream, l.req.JobID, l.req.TaskID, l.off, err)
+}
+
+func (l *logBody) Close() error { return l.body.Close() }
 
 // shellQuote quotes s for a POSIX shell when it needs it, so the hint in
 // NoDaemonError can be pasted as it is.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -28,6 +29,8 @@ type backend struct {
 	cancels  []string
 	events   []scavenger.Event // what Watch replays for job "j1"
 	endEarly bool              // Watch closes its channel before EventFinished
+	logs     map[string]string // "job/task/stream" -> log (logs_test.go)
+	live     io.ReadCloser     // what a followed log reads
 }
 
 func (b *backend) Status() scavenger.Status {

@@ -48,7 +48,7 @@ func (h *Handler) serveSubmit(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeBody(w, r, &req, false); err != nil {
 		return err
 	}
-	if len(req.Argv) == 0 || req.Argv[0] == "" {
+	if len(req.Tasks) == 0 && (len(req.Argv) == 0 || req.Argv[0] == "") {
 		return withStatus(http.StatusBadRequest, errors.New("argv is empty: nothing to run"))
 	}
 	id, err := h.b.Submit(r.Context(), req)

@@ -37,6 +37,7 @@ type Backend interface {
 	Job(id string) (scavenger.Job, error)
 	Submit(ctx context.Context, req scavenger.SubmitRequest) (string, error)
 	Watch(ctx context.Context, jobID string) (<-chan scavenger.Event, error)
+	Logs(ctx context.Context, req scavenger.LogRequest) (io.ReadCloser, error)
 	Cancel(jobID, reason string) error
 	Pause(reason string)
 	Resume()
@@ -71,8 +72,10 @@ var routes = map[string]map[string]handler{
 	"jobs/{id}":        {http.MethodGet: (*Handler).serveJob},
 	"jobs/{id}/events": {http.MethodGet: (*Handler).serveEvents},
 	"jobs/{id}/cancel": {http.MethodPost: (*Handler).serveCancel},
-	"pause":            {http.MethodPost: (*Handler).servePause},
-	"resume":           {http.MethodPost: (*Handler).serveResume},
+	// A task's log of one stream: ?stream=stdout|stderr&offset=N&follow=1.
+	"jobs/{id}/tasks/{task}/log": {http.MethodGet: (*Handler).serveLog},
+	"pause":                      {http.MethodPost: (*Handler).servePause},
+	"resume":                     {http.MethodPost: (*Handler).serveResume},
 }
 
 // Handler is the local API's http.Handler.

@@ -30,6 +30,9 @@ type fakeBackend struct {
 	cancelled map[string]string
 	paused    string
 	submitErr error
+	logs      map[string]string        // "job/task/stream" -> log (logs_test.go)
+	live      map[string]io.ReadCloser // followed logs the test writes
+	logReqs   []scavenger.LogRequest
 }
 
 func newFake() *fakeBackend {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -52,7 +53,9 @@ func Serve(ctx context.Context, ln *net.UnixListener, h http.Handler, logger *sl
 	}
 	log := logger.With("component", "localapi")
 	path := ln.Addr().String()
+	var fresh freshConns
 	srv := &http.Server{
+		ConnState:         fresh.track,
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Requests share ctx, so event streams end when the daemon stops
@@ -71,6 +74,7 @@ func Serve(ctx context.Context, ln *net.UnixListener, h http.Handler, logger *sl
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
+	fresh.closeAll()
 	err := srv.Shutdown(sctx)
 	if err != nil {
 		srv.Close()
@@ -85,6 +89,39 @@ func Serve(ctx context.Context, ln *net.UnixListener, h http.Handler, logger *sl
 		return fmt.Errorf("local API on %s: shutdown: %w", path, err)
 	}
 	return nil
+}
+
+// freshConns are the connections that have not sent a request yet. HTTP
+// clients dial ahead of need and keep a spare connection idle on their side;
+// net/http's Shutdown counts such a connection as busy for its first 5 s
+// (longer than shutdownGrace), so Serve closes them itself when it stops:
+// they carry nothing.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]bool
+}
+
+// track is the server's ConnState hook.
+func (f *freshConns) track(c net.Conn, st http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if st != http.StateNew {
+		delete(f.conns, c)
+		return
+	}
+	if f.conns == nil {
+		f.conns = map[net.Conn]bool{}
+	}
+	f.conns[c] = true
+}
+
+func (f *freshConns) closeAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for c := range f.conns {
+		c.Close()
+	}
+	clear(f.conns)
 }
 
 // Listen opens the Unix socket at path with mode 0600, first removing a

@@ -161,3 +161,29 @@ func TestClientWaitsForServe(t *testing.T) {
 		t.Errorf("Serve: %v", err)
 	}
 }
+
+// TestServeStopsWithSilentConnection: a connection that never sent a
+// request (an HTTP client dials ahead of need and may keep the spare one)
+// must not hold the daemon's stop up: net/http counts such a connection as
+// busy for 5 s, beyond the shutdown grace.
+func TestServeStopsWithSilentConnection(t *testing.T) {
+	path := SocketPath(t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := startServe(t, ctx, path, New(newFake(), testLogger(t)))
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// A request proves the server took the connection in before the stop.
+	if resp, err := unixClient(path).Get("http://x" + Prefix + "status"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Errorf("Serve with a silent connection open: %v, want a clean stop", err)
+	}
+}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,10 +121,10 @@ func printJobs(e *env, jobs []scavenger.Job, now time.Time) {
 		return
 	}
 	tw := newTable(e.stdout)
-	row(tw, "ID", "COMMAND", "WHERE", "STATE", "EXIT", "SUBMITTED", "DURATION")
+	row(tw, "ID", "COMMAND", "STATE", "TASKS", "WHERE", "EXIT", "SUBMITTED", "DURATION")
 	for _, j := range jobs {
-		row(tw, j.ID, truncate(commandLine(j.Request.Argv), 40), where(j), string(j.State),
-			jobExitText(j), humanTime(j.Submitted, now), runTime(j, now))
+		row(tw, j.ID, truncate(jobTitle(j), 40), string(j.State), taskProgress(j), truncate(where(j), 30),
+			truncate(jobExitText(j), 12), humanTime(j.Submitted, now), runTime(j, now))
 	}
 	tw.Flush()
 }
@@ -131,14 +132,22 @@ func printJobs(e *env, jobs []scavenger.Job, now time.Time) {
 func printJob(e *env, j scavenger.Job, now time.Time) {
 	tw := newTable(e.stdout)
 	row(tw, "job", j.ID)
-	row(tw, "command", commandLine(j.Request.Argv))
+	if j.Request.Name != "" {
+		row(tw, "name", j.Request.Name)
+	}
+	if len(j.Request.Tasks) == 0 {
+		row(tw, "command", commandLine(j.Request.Argv))
+	}
 	state := string(j.State)
-	if x := jobExitText(j); x != "-" {
+	if x := jobExitText(j); x != "-" && len(j.Tasks) == 1 {
 		state += " (exit " + x + ")"
 	}
 	row(tw, "state", state)
 	if j.Reason != "" {
 		row(tw, "reason", j.Reason)
+	}
+	if len(j.Tasks) > 1 {
+		row(tw, "tasks", fmt.Sprintf("%d: %s", len(j.Tasks), tallyTasks(j.Tasks)))
 	}
 	row(tw, "submitted", fmt.Sprintf("%s (%s)", j.Submitted.Local().Format(time.DateTime), humanTime(j.Submitted, now)))
 	if !j.Finished.IsZero() {
@@ -148,7 +157,17 @@ func printJob(e *env, j scavenger.Job, now time.Time) {
 		row(tw, "duration", d)
 	}
 	if j.Request.OutDir != "" && len(j.Request.Outputs) > 0 {
-		row(tw, "outputs", strings.Join(j.Request.Outputs, " ")+" -> "+j.Request.OutDir)
+		dir := j.Request.OutDir
+		if len(j.Tasks) > 1 {
+			dir = filepath.Join(dir, "<task>")
+		}
+		row(tw, "outputs", strings.Join(j.Request.Outputs, " ")+" -> "+dir)
+	}
+	if len(j.Tasks) > 1 {
+		tw.Flush()
+		fmt.Fprintln(e.stdout)
+		printTasks(e, j.Tasks, now)
+		return
 	}
 	for _, t := range j.Tasks {
 		on := "-"
@@ -176,6 +195,137 @@ func printJob(e *env, j scavenger.Job, now time.Time) {
 	tw.Flush()
 }
 
+// printTasks is the table of a many-task job's tasks, one line each; the
+// output files are left to --json, as there may be thousands.
+func printTasks(e *env, tasks []scavenger.Task, now time.Time) {
+	tw := newTable(e.stdout)
+	row(tw, "TASK", "STATE", "PEER", "ATTEMPTS", "PREEMPTED", "EXIT", "STARTED", "RAN", "REASON")
+	for _, t := range tasks {
+		row(tw, t.ID, string(t.State), taskPeer(t), strconv.Itoa(t.Attempts), strconv.Itoa(t.Preemptions),
+			taskExitText(t), humanTime(t.Started, now), taskRunTime(t, now), truncate(t.Reason, 60))
+	}
+	tw.Flush()
+}
+
+// taskPeer names the peer of a task's current or last attempt.
+func taskPeer(t scavenger.Task) string {
+	switch {
+	case t.PeerName != "":
+		return t.PeerName
+	case t.Peer != "":
+		return shortID(t.Peer)
+	}
+	return "-"
+}
+
+// taskExitText is a task's exit code or signal, "-" when it has none.
+func taskExitText(t scavenger.Task) string {
+	switch {
+	case t.Signal != "":
+		return t.Signal
+	case t.ExitCode != nil:
+		return strconv.Itoa(*t.ExitCode)
+	}
+	return "-"
+}
+
+// taskRunTime is how long a task's last attempt ran, or runs so far.
+func taskRunTime(t scavenger.Task, now time.Time) string {
+	if t.Started.IsZero() {
+		return "-"
+	}
+	end := t.Finished
+	if !t.State.Final() || end.Before(t.Started) {
+		end = now
+	}
+	return humanDuration(end.Sub(t.Started))
+}
+
+// jobTitle is what `status` calls a job: its name, else its command (a
+// many-task job's first task's).
+func jobTitle(j scavenger.Job) string {
+	switch {
+	case j.Request.Name != "":
+		return j.Request.Name
+	case len(j.Request.Argv) > 0:
+		return commandLine(j.Request.Argv)
+	case len(j.Request.Tasks) > 0:
+		return commandLine(j.Request.Tasks[0].Argv)
+	}
+	return "-"
+}
+
+// taskProgress is "finished/all" of a job's tasks.
+func taskProgress(j scavenger.Job) string {
+	final := 0
+	for _, t := range j.Tasks {
+		if t.State.Final() {
+			final++
+		}
+	}
+	return fmt.Sprintf("%d/%d", final, len(j.Tasks))
+}
+
+// taskTally counts a job's tasks by state.
+type taskTally struct {
+	done, nonZero              int // nonZero: done with an exit code other than 0, or a signal
+	running, suspended, queued int
+	failed, cancelled          int
+}
+
+func tallyTasks(tasks []scavenger.Task) taskTally {
+	var n taskTally
+	for _, t := range tasks {
+		switch t.State {
+		case scavenger.StateDone:
+			n.done++
+			if !taskSucceeded(t) {
+				n.nonZero++
+			}
+		case scavenger.StateRunning:
+			n.running++
+		case scavenger.StateSuspended:
+			n.suspended++
+		case scavenger.StateQueued:
+			n.queued++
+		case scavenger.StateFailed:
+			n.failed++
+		case scavenger.StateCancelled:
+			n.cancelled++
+		}
+	}
+	return n
+}
+
+// String says the counts that are not zero: "45 done (1 exited non-zero),
+// 2 running, 3 queued".
+func (n taskTally) String() string {
+	var parts []string
+	add := func(count int, what string) {
+		if count > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", count, what))
+		}
+	}
+	add(n.done, "done")
+	if n.nonZero > 0 {
+		parts[len(parts)-1] += fmt.Sprintf(" (%d exited non-zero)", n.nonZero)
+	}
+	add(n.running, "running")
+	add(n.suspended, "suspended")
+	add(n.queued, "queued")
+	add(n.failed, "failed")
+	add(n.cancelled, "cancelled")
+	if len(parts) == 0 {
+		return "none"
+	}
+	return strings.Join(parts, ", ")
+}
+
+// taskSucceeded reports whether a task is done with exit code 0.
+func taskSucceeded(t scavenger.Task) bool {
+	return t.State == scavenger.StateDone && t.Signal == "" && (t.ExitCode == nil || *t.ExitCode == 0)
+}
+
 // where names the peers a job's tasks ran on.
 func where(j scavenger.Job) string {
 	var names []string
@@ -194,20 +344,19 @@ func where(j scavenger.Job) string {
 	return strings.Join(names, ",")
 }
 
-// jobExitText is the exit code (or signal) of a one-task job, "-" when none.
+// jobExitText is the exit code (or signal) of a one-task job, the distinct
+// ones of a many-task job ("0,3"), "-" when none.
 func jobExitText(j scavenger.Job) string {
 	var out []string
 	for _, t := range j.Tasks {
-		switch {
-		case t.Signal != "":
-			out = append(out, t.Signal)
-		case t.ExitCode != nil:
-			out = append(out, strconv.Itoa(*t.ExitCode))
+		if x := taskExitText(t); x != "-" && !slices.Contains(out, x) {
+			out = append(out, x)
 		}
 	}
 	if len(out) == 0 {
 		return "-"
 	}
+	slices.Sort(out)
 	return strings.Join(out, ",")
 }
 

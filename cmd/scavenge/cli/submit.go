@@ -3,21 +3,24 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/scavenge/scavenge/config"
 	"github.com/scavenge/scavenge/scavenger"
 	"github.com/scavenge/scavenge/scavenger/client"
 )
 
 var submitCmd = &command{
 	name:     "submit",
-	synopsis: "[flags] -- command [args...]",
-	summary:  "run a command on an idle peer and show its output",
+	synopsis: "[flags] -- command [args...] | [flags] JOB.toml",
+	summary:  "run a command, or a job file's tasks, on idle peers",
 	help: `
 Runs the command on an idle peer of the swarm that meets the requirements,
 printing its output as it comes (its stdout to stdout, its stderr to stderr),
@@ -31,8 +34,24 @@ SCAVENGE_HOST_PEER. --input files are copied into that directory;
 files matching --output globs are copied back into --out-dir, checked by
 SHA-256.
 
-Example:
-  scavenge submit --input data.csv --output 'out/*.png' -- python3 plot.py data.csv`,
+With --count N the command runs N times as the tasks of one job, {index}
+in its arguments, --input, --output and --env values becoming 0 .. N-1.
+A job file (a .toml file, see the README) describes a job of many tasks:
+a count, a sweep over parameter values or a list of tasks, with inputs,
+outputs, requirements, retries and timeouts. Flags other than --home,
+--dry-run, --detach, --allow-local, --timeout and --out-dir belong in the
+file. Tasks run in parallel on as many peers as are idle; a live line
+shows done, running, queued and failed tasks (plain lines when stdout is
+not a terminal); their output goes to the job's logs ('scavenge logs JOB
+TASK'). The exit code is 0 when every task exited 0, else 1.
+
+--dry-run checks everything (the file, the input files) and prints the
+tasks that would run, without submitting anything.
+
+Examples:
+  scavenge submit --input data.csv --output 'out/*.png' -- python3 plot.py data.csv
+  scavenge submit --count 10 --output 'r.txt' -- sh -c 'seq {index} > r.txt'
+  scavenge submit --dry-run render.toml`,
 	run: runSubmit,
 }
 
@@ -42,96 +61,204 @@ const cancelReason = "interrupted by the submitter"
 // stopGrace bounds how long submit waits for the job's end after Ctrl-C.
 const stopGrace = 5 * time.Second
 
+// submitFlags are submit's flags.
+type submitFlags struct {
+	home                    *homeFlag
+	name                    string
+	cpus                    int
+	memory                  sizeFlag
+	goos, arch              string
+	labels, inputs, outputs listFlag
+	envs                    listFlag
+	outDir                  string
+	timeout, taskTimeout    time.Duration
+	count, retries          int
+	replicas                int
+	rank                    string
+	allowLocal, detach, dry bool
+}
+
+// jobFileFlags may go with a job file: they say how to submit it, not
+// what the job is. Every other flag has its key in the file.
+var jobFileFlags = []string{"home", "dry-run", "detach", "allow-local", "timeout", "out-dir"}
+
+func addSubmitFlags(fs *flag.FlagSet) *submitFlags {
+	f := &submitFlags{home: addHomeFlag(fs)}
+	fs.StringVar(&f.name, "name", "", "the job's `NAME` in status (default the command)")
+	fs.IntVar(&f.cpus, "cpus", 1, "`N` slots (cores) the command needs")
+	fs.Var(&f.memory, "memory", "free memory the command needs, as `SIZE` (e.g. 2GiB)")
+	fs.StringVar(&f.goos, "os", "", "run only on this `OS` (e.g. linux)")
+	fs.StringVar(&f.arch, "arch", "", "run only on this `ARCH` (e.g. amd64)")
+	fs.Var(&f.labels, "label", "run only on peers with this `LABEL` (repeatable)")
+	fs.Var(&f.inputs, "input", "copy `FILE` into the task directory (repeatable)")
+	fs.Var(&f.outputs, "output", "copy back the files matching `GLOB`, relative to the task directory (repeatable)")
+	fs.StringVar(&f.outDir, "out-dir", "", "`DIR` where output files land (default ./scavenge-out/<job>)")
+	fs.Var(&f.envs, "env", "set `K=V` in the command's environment (repeatable)")
+	fs.DurationVar(&f.timeout, "timeout", 0, "give up when no peer is idle for this `DURATION` (default home.wait_timeout of the config)")
+	fs.IntVar(&f.count, "count", 0, "run the command as `N` tasks, {index} in it becoming 0 .. N-1")
+	fs.IntVar(&f.retries, "retries", 0, "run a task that exits non-zero again, up to `N` times")
+	fs.DurationVar(&f.taskTimeout, "task-timeout", 0, "stop a task running longer than `DURATION` and count it failed")
+	fs.IntVar(&f.replicas, "replicas", 1, "`N`=2 runs each task on two peers and compares their results")
+	fs.StringVar(&f.rank, "rank", "", "try matching peers in `RANK` order: dedicated, memory or cpus (default dedicated, then free cores)")
+	fs.BoolVar(&f.allowLocal, "allow-local", false, "this machine may run the command too")
+	fs.BoolVar(&f.detach, "detach", false, "print the job ID and return at once; see 'scavenge status JOB'")
+	fs.BoolVar(&f.dry, "dry-run", false, "check the job and print its tasks; submit nothing")
+	return f
+}
+
 func runSubmit(ctx context.Context, e *env, args []string) error {
 	fs := e.flagSet()
-	home := addHomeFlag(fs)
-	cpus := fs.Int("cpus", 1, "`N` slots (cores) the command needs")
-	var memory sizeFlag
-	fs.Var(&memory, "memory", "free memory the command needs, as `SIZE` (e.g. 2GiB)")
-	goos := fs.String("os", "", "run only on this `OS` (e.g. linux)")
-	arch := fs.String("arch", "", "run only on this `ARCH` (e.g. amd64)")
-	var labels, inputs, outputs, envs listFlag
-	fs.Var(&labels, "label", "run only on peers with this `LABEL` (repeatable)")
-	fs.Var(&inputs, "input", "copy `FILE` into the task directory (repeatable)")
-	fs.Var(&outputs, "output", "copy back the files matching `GLOB`, relative to the task directory (repeatable)")
-	outDir := fs.String("out-dir", "", "`DIR` where output files land (default ./scavenge-out/<job>)")
-	fs.Var(&envs, "env", "set `K=V` in the command's environment (repeatable)")
-	timeout := fs.Duration("timeout", 0, "give up when no peer is idle for this `DURATION` (default home.wait_timeout of the config)")
-	allowLocal := fs.Bool("allow-local", false, "this machine may run the command too")
-	detach := fs.Bool("detach", false, "print the job ID and return at once; see 'scavenge status JOB'")
+	f := addSubmitFlags(fs)
 	argv, err := parseCommand(fs, args)
 	if err != nil {
 		return err
-	}
-	if len(argv) == 0 {
-		return usagef("no command given: scavenge submit [flags] -- command [args...]")
-	}
-	if *cpus < 1 {
-		return usagef("--cpus %d: a command needs at least 1", *cpus)
-	}
-	if *timeout < 0 {
-		return usagef("--timeout %s is negative", *timeout)
-	}
-	envMap := make(map[string]string, len(envs))
-	for _, kv := range envs {
-		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" {
-			return usagef("--env %q: want KEY=VALUE", kv)
-		}
-		envMap[k] = v
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
 		return fmt.Errorf("working directory: %w", err)
 	}
-	// The daemon resolves nothing against its own working directory: every
-	// path it gets is absolute, as the user meant it from here.
-	absInputs := make([]string, len(inputs))
-	for i, in := range inputs {
-		p := absUnder(cwd, in)
-		fi, err := os.Stat(p)
-		if err != nil {
-			return fmt.Errorf("--input %w", err)
-		}
-		if !fi.Mode().IsRegular() {
-			return fmt.Errorf("--input %s is not a regular file", p)
-		}
-		absInputs[i] = p
+	var plan *submitPlan
+	if file, isFile := jobFileArg(args, argv); isFile {
+		plan, err = f.planFile(fs, file, argv[1:], cwd)
+	} else {
+		plan, err = f.planCommand(argv, cwd)
 	}
-	req := scavenger.SubmitRequest{
-		Argv:    argv,
-		Env:     envMap,
-		Inputs:  absInputs,
-		Outputs: outputs,
-		Cwd:     cwd,
-		Requirements: scavenger.Requirements{
-			CPUs:        *cpus,
-			MemoryBytes: uint64(memory),
-			OS:          *goos,
-			Arch:        *arch,
-			Labels:      labels,
+	if err != nil {
+		return err
+	}
+	if f.dry {
+		printDryRun(e.stdout, plan, cwd)
+		return nil
+	}
+	for _, n := range plan.notes() {
+		fmt.Fprintf(e.stderr, "scavenge: note: %s\n", n)
+	}
+	return submit(ctx, e, f, plan)
+}
+
+// jobFileArg tells a job file from a command: a single .toml argument not
+// after "--" (`scavenge submit -- ./x.toml` runs it as a command).
+func jobFileArg(args, pos []string) (string, bool) {
+	if len(pos) == 0 || !strings.EqualFold(filepath.Ext(pos[0]), ".toml") {
+		return "", false
+	}
+	if consumed := len(args) - len(pos); consumed > 0 && args[consumed-1] == "--" {
+		return "", false
+	}
+	return pos[0], true
+}
+
+// planFile loads, checks and expands a job file; of the flags, only those
+// that say how to submit it may be set, before the file or after it
+// (`submit job.toml --dry-run`).
+func (f *submitFlags) planFile(fs *flag.FlagSet, file string, after []string, cwd string) (*submitPlan, error) {
+	rest, err := parse(fs, after)
+	if err != nil {
+		return nil, err
+	}
+	if err := noArgs(rest); err != nil {
+		return nil, err
+	}
+	var wrong []string
+	fs.Visit(func(fl *flag.Flag) {
+		if !slices.Contains(jobFileFlags, fl.Name) {
+			wrong = append(wrong, "--"+fl.Name)
+		}
+	})
+	if len(wrong) > 0 {
+		return nil, usagef("%s: with a job file, set this in the file (only %s go with one)", strings.Join(wrong, ", "), "--"+strings.Join(jobFileFlags, ", --"))
+	}
+	jf, err := config.LoadJobFile(file)
+	if err != nil {
+		return nil, err
+	}
+	if f.timeout < 0 {
+		return nil, usagef("--timeout %s is negative", f.timeout)
+	}
+	if f.timeout > 0 {
+		jf.WaitTimeout = config.Duration(f.timeout)
+	}
+	jf.AllowLocal = jf.AllowLocal || f.allowLocal
+	if f.outDir != "" {
+		jf.OutDir = absUnder(cwd, f.outDir)
+	}
+	return planJob(jf, cwd)
+}
+
+// planCommand makes a job of the command line and the flags. Without
+// --count it is one command, taken as written (braces included).
+func (f *submitFlags) planCommand(argv []string, cwd string) (*submitPlan, error) {
+	if len(argv) == 0 {
+		return nil, usagef("no command given: scavenge submit [flags] -- command [args...], or scavenge submit JOB.toml")
+	}
+	switch {
+	case f.cpus < 1:
+		return nil, usagef("--cpus %d: a command needs at least 1", f.cpus)
+	case f.timeout < 0:
+		return nil, usagef("--timeout %s is negative", f.timeout)
+	case f.count < 0:
+		return nil, usagef("--count %d: want 1 or more tasks", f.count)
+	}
+	env := make(map[string]string, len(f.envs))
+	for _, kv := range f.envs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, usagef("--env %q: want KEY=VALUE", kv)
+		}
+		env[k] = v
+	}
+	jf := &config.JobFile{
+		Dir:      cwd,
+		Verbatim: f.count == 0,
+		Version:  config.JobFileVersion,
+		Name:     f.name,
+		Command:  argv,
+		Count:    f.count,
+		Inputs:   f.inputs,
+		Outputs:  f.outputs,
+		OutDir:   f.outDir,
+		Env:      env,
+		Requirements: config.JobRequirements{
+			CPUs: f.cpus, Memory: config.Size(f.memory), OS: f.goos, Arch: f.arch, Labels: f.labels,
 		},
-		WaitTimeout: *timeout,
-		AllowLocal:  *allowLocal,
+		Rank:        f.rank,
+		Retries:     f.retries,
+		TaskTimeout: config.Duration(f.taskTimeout),
+		WaitTimeout: config.Duration(f.timeout),
+		Replicas:    f.replicas,
+		AllowLocal:  f.allowLocal,
 	}
-	if *outDir != "" {
-		req.OutDir = absUnder(cwd, *outDir)
+	if err := jf.Validate(); err != nil {
+		return nil, &usageError{msg: flagProblems(err).Error()}
 	}
-	dir, err := home.home(e)
+	plan, err := planJob(jf, cwd)
+	if err != nil {
+		return nil, flagProblems(err)
+	}
+	return plan, nil
+}
+
+// submit sends the plan and follows the job to its end (or returns its ID
+// with --detach).
+func submit(ctx context.Context, e *env, f *submitFlags, plan *submitPlan) error {
+	dir, err := f.home.home(e)
 	if err != nil {
 		return err
 	}
 	c := newClient(dir)
-	id, err := c.Submit(ctx, req)
+	id, err := c.Submit(ctx, plan.req)
 	if err != nil {
 		if ctx.Err() != nil {
 			return &codeError{code: exitInterrupted}
 		}
 		return err
 	}
-	if *detach {
+	if f.detach {
 		fmt.Fprintln(e.stdout, id)
 		return nil
+	}
+	if len(plan.req.Tasks) > 0 {
+		return followTasks(ctx, e, c, id, len(plan.req.Tasks))
 	}
 	return follow(ctx, e, c, id)
 }
