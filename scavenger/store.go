@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -61,10 +62,11 @@ type store struct {
 	logDir string // <home>/jobs/<job>/<task>.out|.err
 
 	mu      sync.Mutex
-	queue   []storeOp     // changes waiting for the writer, in order
-	closing bool          // close began: no more changes are taken
-	wake    chan struct{} // capacity 1: the queue is not empty, or closing
-	stopped chan struct{} // closed when the writer drained the queue and quit
+	queue   []storeOp       // changes waiting for the writer, in order
+	closing bool            // close began: no more changes are taken
+	wake    chan struct{}   // capacity 1: the queue is not empty, or closing
+	stopped chan struct{}   // closed when the writer drained the queue and quit
+	txJobs  map[string]*Job // jobs changed in the transaction being written (the writer's own)
 }
 
 // openStore opens (creating) the database at path. A second daemon on the same
@@ -186,7 +188,7 @@ func (s *store) get(id string) (Job, error) {
 func (s *store) update(id string, fn func(j *Job) error) (Job, error) {
 	var j Job
 	var skipped bool
-	err := s.write(applyUpdate(id, fn, &j, &skipped))
+	err := s.write(s.applyUpdate(id, fn, &j, &skipped))
 	if err == nil && skipped {
 		err = errSkip
 	}
@@ -203,7 +205,7 @@ func (s *store) update(id string, fn func(j *Job) error) (Job, error) {
 func (s *store) updateLater(id string, fn func(j *Job) error, done func(Job, error)) {
 	var j Job
 	var skipped bool
-	s.enqueue(storeOp{apply: applyUpdate(id, fn, &j, &skipped), done: func(err error) {
+	s.enqueue(storeOp{apply: s.applyUpdate(id, fn, &j, &skipped), done: func(err error) {
 		if done == nil {
 			return
 		}
@@ -222,25 +224,45 @@ func (s *store) updateLater(id string, fn func(j *Job) error, done func(Job, err
 // When fn returns errSkip nothing is written and *skipped is set, but the
 // step succeeds: a change with nothing to do must not roll back the others
 // sharing its transaction.
-func applyUpdate(id string, fn func(j *Job) error, out *Job, skipped *bool) func(tx *bolt.Tx) error {
+//
+// The job is decoded once per transaction and written back once at its end
+// (txJobs): a job of many tasks has a large record, and the changes of its
+// tasks starting and ending arrive together.
+func (s *store) applyUpdate(id string, fn func(j *Job) error, out *Job, skipped *bool) func(tx *bolt.Tx) error {
 	return func(tx *bolt.Tx) error {
 		*skipped = false
-		j, err := getJob(tx, id)
-		if err != nil {
-			return err
+		cached := s.txJobs[id]
+		if cached == nil {
+			j, err := getJob(tx, id)
+			if err != nil {
+				return err
+			}
+			cached = &j
 		}
+		// fn changes a copy: a change that fails leaves the cached job as
+		// it was.
+		j := *cached
+		j.Tasks = slices.Clone(cached.Tasks)
 		if err := fn(&j); errors.Is(err, errSkip) {
 			*skipped = true
 			return nil
 		} else if err != nil {
 			return err
 		}
-		if err := putJob(tx, j); err != nil {
-			return err
-		}
+		s.txJobs[id] = &j
 		*out = j
 		return nil
 	}
+}
+
+// flushJobs writes the jobs changed in this transaction.
+func (s *store) flushJobs(tx *bolt.Tx) error {
+	for _, j := range s.txJobs {
+		if err := putJob(tx, *j); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // list returns every job, newest first.

@@ -94,6 +94,8 @@ func (s *store) commit(batch []storeOp) {
 		}
 		failed := false
 		err = s.db.Update(func(tx *bolt.Tx) error {
+			s.txJobs = map[string]*Job{}
+			defer func() { s.txJobs = nil }()
 			for i, op := range batch {
 				if errs[i] != nil {
 					continue
@@ -103,7 +105,7 @@ func (s *store) commit(batch []storeOp) {
 					return err // rolls back the others' changes too
 				}
 			}
-			return nil
+			return s.flushJobs(tx)
 		})
 		if !failed {
 			break

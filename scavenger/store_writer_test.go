@@ -128,9 +128,9 @@ func TestStoreWriterIsolatesFailures(t *testing.T) {
 			results := make([]chan error, 3)
 			var ops []storeOp
 			for i, apply := range []func(tx *bolt.Tx) error{
-				applyUpdate("a", appendReason("x"), new(Job), new(bool)),
+				st.applyUpdate("a", appendReason("x"), new(Job), new(bool)),
 				tc.bad,
-				applyUpdate("c", appendReason("x"), new(Job), new(bool)),
+				st.applyUpdate("c", appendReason("x"), new(Job), new(bool)),
 			} {
 				results[i] = make(chan error, 1)
 				ops = append(ops, storeOp{apply: apply, done: func(err error) { results[i] <- err }})

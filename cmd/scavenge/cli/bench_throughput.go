@@ -24,6 +24,7 @@ type throughputResult struct {
 	Donors        int     `json:"donors"`
 	SlotsPerDonor int     `json:"slots_per_donor"`
 	Submitters    int     `json:"submitters"`
+	OneJob        bool    `json:"one_job"`        // one job of every task, as a job file makes
 	SubmitSeconds float64 `json:"submit_seconds"` // until the last Submit returned
 	Seconds       float64 `json:"seconds"`        // first Submit to last finished
 	TasksPerSec   float64 `json:"tasks_per_s"`
@@ -36,6 +37,7 @@ type throughputResult struct {
 
 func throughputBenchmark() benchmark {
 	var tasks, donors, submitters int
+	var oneJob bool
 	return benchmark{
 		help: `Submits tiny "true" tasks from one home to dedicated donors (every core a
 slot), from several goroutines at once, and prints tasks per second from the
@@ -45,6 +47,7 @@ run here by "xargs -P <cores> -n1 true".`,
 			fs.IntVar(&tasks, "tasks", 500, "tasks to run")
 			fs.IntVar(&donors, "donors", 4, "donor peers")
 			fs.IntVar(&submitters, "submitters", 8, "goroutines submitting the tasks at once")
+			fs.BoolVar(&oneJob, "one-job", false, "submit one job of every task (as a job file does) instead of a job per task")
 		},
 		check: func() error {
 			if tasks < 1 || donors < 1 || submitters < 1 {
@@ -53,6 +56,9 @@ run here by "xargs -P <cores> -n1 true".`,
 			return nil
 		},
 		run: func(ctx context.Context, log *slog.Logger) (benchResult, error) {
+			if oneJob {
+				return measureOneJob(ctx, log, tasks, donors)
+			}
 			return measureThroughput(ctx, log, tasks, donors, submitters)
 		},
 	}
@@ -141,14 +147,55 @@ func measureThroughput(ctx context.Context, log *slog.Logger, tasks, donors, sub
 		Seconds:       took.Seconds(),
 		TasksPerSec:   float64(tasks) / took.Seconds(),
 	}
-	r.Local.Command = fmt.Sprintf("seq %d | xargs -P %d -n1 true", tasks, runtime.NumCPU())
+	return r, r.runLocal(ctx)
+}
+
+// measureOneJob submits one job of tasks `true` tasks and times it to its end.
+func measureOneJob(ctx context.Context, log *slog.Logger, tasks, donors int) (_ *throughputResult, err error) {
+	sw, home, ds, err := benchSwarm(ctx, log, donors, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = joinClose(err, sw) }()
+	if _, err := waitIdle(ctx, home, ds); err != nil {
+		return nil, err
+	}
+	if _, _, _, err := dispatchOnce(ctx, home, filepath.Join(sw.dir, "out", "warmup")); err != nil {
+		return nil, fmt.Errorf("warm-up task: %w", err)
+	}
+	req := scavenger.SubmitRequest{Name: "throughput", OutDir: filepath.Join(sw.dir, "out", "job")}
+	for range tasks {
+		req.Tasks = append(req.Tasks, scavenger.TaskRequest{Argv: []string{"true"}})
+	}
+	start := time.Now()
+	id, err := home.eng.Submit(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	submitTook := time.Since(start)
+	j, err := waitJob(ctx, home, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRan(&j); err != nil {
+		return nil, fmt.Errorf("job %s: %w", id, err)
+	}
+	took := time.Since(start)
+	r := &throughputResult{Tasks: tasks, Donors: donors, SlotsPerDonor: runtime.NumCPU(), Submitters: 1, OneJob: true,
+		SubmitSeconds: submitTook.Seconds(), Seconds: took.Seconds(), TasksPerSec: float64(tasks) / took.Seconds()}
+	return r, r.runLocal(ctx)
+}
+
+// runLocal times the same number of `true` run here by xargs.
+func (r *throughputResult) runLocal(ctx context.Context) error {
+	r.Local.Command = fmt.Sprintf("seq %d | xargs -P %d -n1 true", r.Tasks, runtime.NumCPU())
 	local := time.Now()
 	if out, err := exec.CommandContext(ctx, "sh", "-c", r.Local.Command).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("local run %q: %w: %s", r.Local.Command, err, out)
+		return fmt.Errorf("local run %q: %w: %s", r.Local.Command, err, out)
 	}
 	r.Local.Seconds = time.Since(local).Seconds()
-	r.Local.TasksPerSec = float64(tasks) / r.Local.Seconds
-	return r, nil
+	r.Local.TasksPerSec = float64(r.Tasks) / r.Local.Seconds
+	return nil
 }
 
 // awaitFinished drains a job's events and reports a job that did not run.
@@ -165,8 +212,12 @@ func awaitFinished(ctx context.Context, id string, events <-chan scavenger.Event
 }
 
 func (r *throughputResult) print(w io.Writer) {
-	fmt.Fprintf(w, "throughput: %d tasks of \"true\" from one home (%d submitters) to %d donors with %d slots each\n",
-		r.Tasks, r.Submitters, r.Donors, r.SlotsPerDonor)
+	how := fmt.Sprintf("%d submitters, a job per task", r.Submitters)
+	if r.OneJob {
+		how = "one job of every task"
+	}
+	fmt.Fprintf(w, "throughput: %d tasks of \"true\" from one home (%s) to %d donors with %d slots each\n",
+		r.Tasks, how, r.Donors, r.SlotsPerDonor)
 	fmt.Fprintf(w, "(all in this process, loopback TCP, private swarm key, real executor; %d cores)\n\n", runtime.NumCPU())
 	tw := newTable(w)
 	row(tw, "", "tasks/s", "seconds", "")
