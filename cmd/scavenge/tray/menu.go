@@ -1,0 +1,148 @@
+//go:build !darwin || cgo
+
+package tray
+
+import (
+	"context"
+	"runtime"
+
+	"fyne.io/systray"
+)
+
+// trayUI is the ui on fyne.io/systray. Items are made once and then only
+// relabelled, enabled, shown or hidden, and only when that changes: every
+// change is a D-Bus signal on Linux, and a menu rebuilt under the owner's
+// pointer would close.
+type trayUI struct {
+	head, pauseFor, pauseUntil, resume, guests, dashboard, quit *menuItem
+	guestItems                                                  []*menuItem // grown on demand, hidden when unused
+	acts                                                        chan action
+	icon                                                        Icon
+	tooltip                                                     string
+	shown                                                       bool
+}
+
+// newTrayUI builds the menu; clicks on its items arrive on actions() until
+// ctx ends.
+func newTrayUI(ctx context.Context) *trayUI {
+	u := &trayUI{acts: make(chan action)}
+	u.head = add("", false)
+	systray.AddSeparator()
+	u.pauseFor = u.clickable(ctx, "Pause for …", actPauseFor)
+	u.pauseUntil = u.clickable(ctx, labelPauseUntil, actPauseUntil)
+	u.resume = u.clickable(ctx, labelResume, actResume)
+	systray.AddSeparator()
+	u.guests = add("Guests", false)
+	// The dashboard is not served yet (a later version of the daemon):
+	// the item says where to look meanwhile.
+	u.dashboard = add(labelDashboard, false)
+	systray.AddSeparator()
+	u.quit = u.clickable(ctx, labelQuit, actQuit)
+	return u
+}
+
+func (u *trayUI) actions() <-chan action { return u.acts }
+
+// clickable adds an item whose clicks become a.
+func (u *trayUI) clickable(ctx context.Context, label string, a action) *menuItem {
+	it := add(label, true)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-it.mi.ClickedCh:
+				if !ok {
+					return
+				}
+				select {
+				case u.acts <- a:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return it
+}
+
+func (u *trayUI) show(v view) {
+	if !u.shown || v.icon != u.icon {
+		systray.SetIcon(iconBytes(v.icon))
+		u.icon = v.icon
+	}
+	if !u.shown || v.tooltip != u.tooltip {
+		systray.SetTooltip(v.tooltip)
+		u.tooltip = v.tooltip
+	}
+	u.shown = true
+	u.head.set(v.head, false)
+	u.pauseFor.set(v.pauseFor.label, v.pauseFor.enabled)
+	u.pauseUntil.set(v.pauseUntil.label, v.pauseUntil.enabled)
+	u.resume.set(v.resume.label, v.resume.enabled)
+	u.guests.set(v.guests.label, v.guests.enabled)
+	for len(u.guestItems) < len(v.guestLines) {
+		u.guestItems = append(u.guestItems, &menuItem{mi: u.guests.mi.AddSubMenuItem("", ""), visible: true})
+	}
+	for i, it := range u.guestItems {
+		if i < len(v.guestLines) {
+			// Enabled, so that the text reads normally: a click does nothing.
+			it.set(v.guestLines[i], true)
+		}
+		it.setVisible(i < len(v.guestLines))
+	}
+	u.quit.set(v.quit, true)
+}
+
+// iconBytes is icon i in the format the platform's tray loads.
+func iconBytes(i Icon) []byte {
+	if runtime.GOOS == "windows" {
+		return ICO(i)
+	}
+	return PNG(i)
+}
+
+// menuItem is a systray item with its last state, to skip updates that
+// change nothing.
+type menuItem struct {
+	mi      *systray.MenuItem
+	label   string
+	enabled bool
+	visible bool
+}
+
+func add(label string, enabled bool) *menuItem {
+	it := &menuItem{mi: systray.AddMenuItem(label, ""), label: label, enabled: true, visible: true}
+	if !enabled {
+		it.mi.Disable()
+		it.enabled = false
+	}
+	return it
+}
+
+func (it *menuItem) set(label string, enabled bool) {
+	if label != it.label {
+		it.mi.SetTitle(label)
+		it.label = label
+	}
+	if enabled != it.enabled {
+		if enabled {
+			it.mi.Enable()
+		} else {
+			it.mi.Disable()
+		}
+		it.enabled = enabled
+	}
+}
+
+func (it *menuItem) setVisible(visible bool) {
+	if visible == it.visible {
+		return
+	}
+	if visible {
+		it.mi.Show()
+	} else {
+		it.mi.Hide()
+	}
+	it.visible = visible
+}
