@@ -1,7 +1,6 @@
 package main_test
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/scavenge/scavenge/scavenger"
-	"github.com/scavenge/scavenge/scavenger/client"
 )
 
 // TestHeavyJobSurvivesChaos: a 50-task sweep with a shared input, a
@@ -45,27 +43,30 @@ func TestHeavyJobSurvivesChaos(t *testing.T) {
 		waitPeerState(t, homeH, ids[name], "idle")
 	}
 
+	// The job, as a user writes it: a job file with a sweep, a shared input
+	// and a per-task one, submitted detached.
 	dir := t.TempDir()
-	shared := filepath.Join(dir, "salt.txt")
-	if err := os.WriteFile(shared, []byte("pepper"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "salt.txt"), []byte("pepper"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	req := scavenger.SubmitRequest{Name: "sweep", Inputs: []string{shared}, Outputs: []string{"out.txt"},
-		OutDir: filepath.Join(dir, "results")}
 	for i := range tasks {
-		part := filepath.Join(dir, fmt.Sprintf("part-%d.txt", i))
-		if err := os.WriteFile(part, []byte(fmt.Sprint(i*i)), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("part-%d.txt", i)), []byte(fmt.Sprint(i*i)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		req.Tasks = append(req.Tasks, scavenger.TaskRequest{
-			Argv:   []string{"sh", "-c", fmt.Sprintf(`sleep 0.4; echo "%d $(cat salt.txt) $(cat part-%d.txt)" > out.txt`, i, i)},
-			Inputs: []string{part},
-		})
 	}
-	id, err := client.New(homeH).Submit(context.Background(), req)
-	if err != nil {
+	job := filepath.Join(dir, "sweep.toml")
+	jobFile := fmt.Sprintf(`version = 1
+name = "sweep"
+command = ["sh", "-c", "sleep 0.4; echo \"{index} $(cat salt.txt) $(cat part-{index}.txt)\" > out.txt"]
+inputs = ["salt.txt", "part-{index}.txt"]
+outputs = ["out.txt"]
+out_dir = "results"
+count = %d
+`, tasks)
+	if err := os.WriteFile(job, []byte(jobFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	id := strings.TrimSpace(must(t, "submit", "--home", homeH, "--detach", job).stdout)
 	done := func() (int, scavenger.Job) {
 		j, _ := findJob(statusOf(t, homeH).Jobs, id)
 		n := 0
