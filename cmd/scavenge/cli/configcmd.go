@@ -22,29 +22,8 @@ paths made absolute.`,
 }
 
 func runConfig(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		fs := e.flagSet()
-		addHomeFlag(fs)
-		if len(args) == 0 {
-			fs.SetOutput(e.stderr)
-			fs.Usage()
-			return usagef("missing subcommand: the only one is 'check'")
-		}
-		fs.SetOutput(e.stdout)
-		fs.Usage()
-		return nil
-	}
-	if args[0] != "check" {
-		return usagef("unknown subcommand %q: the only one is 'check'", args[0])
-	}
-	fs := e.flagSet()
-	home := addHomeFlag(fs)
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	path, err := configPath(e, home, pos)
-	if err != nil {
+	path, help, err := checkedPath(e, args)
+	if err != nil || help {
 		return err
 	}
 	c, err := config.Load(path)

@@ -30,29 +30,8 @@ func init() { register(policyCmd) }
 var policyNow = time.Now
 
 func runPolicy(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
-		fs := e.flagSet()
-		addHomeFlag(fs)
-		if len(args) == 0 {
-			fs.SetOutput(e.stderr)
-			fs.Usage()
-			return usagef("missing subcommand: the only one is 'check'")
-		}
-		fs.SetOutput(e.stdout)
-		fs.Usage()
-		return nil
-	}
-	if args[0] != "check" {
-		return usagef("unknown subcommand %q: the only one is 'check'", args[0])
-	}
-	fs := e.flagSet()
-	home := addHomeFlag(fs)
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	path, err := configPath(e, home, pos)
-	if err != nil {
+	path, help, err := checkedPath(e, args)
+	if err != nil || help {
 		return err
 	}
 	c, err := config.Load(path)
@@ -80,6 +59,35 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 
 // configPath is the file a config-reading command works on: the one named
 // on the command line, else the home's scavenge.toml.
+// checkedPath parses `<command> check [--home DIR] [FILE]`, the one
+// subcommand of config and policy, and returns the file to check; help is
+// true when usage was asked for and printed.
+func checkedPath(e *env, args []string) (path string, help bool, err error) {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "-help" {
+		fs := e.flagSet()
+		addHomeFlag(fs)
+		if len(args) == 0 {
+			fs.SetOutput(e.stderr)
+			fs.Usage()
+			return "", false, usagef("missing subcommand: the only one is 'check'")
+		}
+		fs.SetOutput(e.stdout)
+		fs.Usage()
+		return "", true, nil
+	}
+	if args[0] != "check" {
+		return "", false, usagef("unknown subcommand %q: the only one is 'check'", args[0])
+	}
+	fs := e.flagSet()
+	home := addHomeFlag(fs)
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return "", false, err
+	}
+	path, err = configPath(e, home, pos)
+	return path, false, err
+}
+
 func configPath(e *env, home *homeFlag, pos []string) (string, error) {
 	switch len(pos) {
 	case 0:
