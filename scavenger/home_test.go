@@ -616,6 +616,9 @@ func TestRestartRequeuesRunningTask(t *testing.T) {
 	// The first attempt blocks; the one after the restart finishes.
 	id := submit(t, first, SubmitRequest{Argv: []string{"sh", "-c", "if mkdir " + marker + " 2>/dev/null; then exec sleep 30; fi; echo second"}})
 	watchJob(t, first, id).untilType(EventStarted)
+	// The first attempt must have taken the marker before the home stops,
+	// or a slow first guest could lose it to the second attempt.
+	waitFor(t, "the first attempt to take the marker", func() bool { _, err := os.Stat(marker); return err == nil })
 	first.stop()
 	unlink(first.mesh.testMesh, a.mesh.testMesh)
 
