@@ -14,9 +14,11 @@ import (
 // stand-in for the sandboxing executor (scavenger/executor), which the
 // engine reaches only through the Executor interface; it does not hide
 // paths, drop privileges or lower priority.
-type procExecutor struct{}
+type procExecutor struct {
+	noFreeze bool // Freeze fails, as on Windows
+}
 
-func (procExecutor) Start(ctx context.Context, spec ExecSpec) (Process, error) {
+func (e procExecutor) Start(ctx context.Context, spec ExecSpec) (Process, error) {
 	cmd := exec.Command(spec.Argv[0], spec.Argv[1:]...)
 	cmd.Dir, cmd.Env = spec.Dir, spec.Env
 	if cmd.Env == nil {
@@ -27,7 +29,7 @@ func (procExecutor) Start(ctx context.Context, spec ExecSpec) (Process, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	p := &testProc{cmd: cmd, done: make(chan struct{})}
+	p := &testProc{cmd: cmd, done: make(chan struct{}), noFreeze: e.noFreeze}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.done)
@@ -36,9 +38,10 @@ func (procExecutor) Start(ctx context.Context, spec ExecSpec) (Process, error) {
 }
 
 type testProc struct {
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error
+	noFreeze bool
 }
 
 func (p *testProc) Pid() int { return p.cmd.Process.Pid }
@@ -85,6 +88,9 @@ func (p *testProc) Limit(l Limits) (string, error) { return "test process: not c
 // Freeze and Thaw stop and continue the process group, as the executor does
 // where there are no cgroups.
 func (p *testProc) Freeze() (string, error) {
+	if p.noFreeze {
+		return "", errors.ErrUnsupported
+	}
 	return "SIGSTOP", syscall.Kill(-p.cmd.Process.Pid, syscall.SIGSTOP)
 }
 

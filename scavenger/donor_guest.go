@@ -95,6 +95,9 @@ func (g *guest) converge() {
 		g.mu.Unlock()
 
 		action, state := g.transition(p, from, to, share, cause)
+		if g.stopping() {
+			continue // it could not be treated and is being stopped: its Exit says so
+		}
 		g.mu.Lock()
 		g.mode, g.applied = to, share
 		g.info.Action = action
@@ -131,7 +134,12 @@ func (g *guest) transition(p Process, from, to GuestAction, share Limits, cause 
 	switch to {
 	case GuestSuspend:
 		if how, err := p.Freeze(); err != nil {
-			fail("freeze", err)
+			// A guest that cannot be frozen must not run on beside the
+			// owner: it is stopped instead, and its home runs it elsewhere.
+			reason := cause + " (could not suspend it: " + err.Error() + ")"
+			g.setAction("killed: " + reason)
+			g.stop(reason, true)
+			return "", ""
 		} else {
 			steps = append(steps, "suspended ("+how+")")
 		}

@@ -662,3 +662,20 @@ func procState(t *testing.T, pid int) string {
 	rest := string(b[bytes.LastIndexByte(b, ')')+2:])
 	return rest[:1]
 }
+
+// TestDonorGuestThatCannotBeSuspended: where a guest cannot be frozen, the
+// owner still gets the machine back: the guest is stopped and its home runs
+// the task elsewhere.
+func TestDonorGuestThatCannotBeSuspended(t *testing.T) {
+	f := newDonorFixture(t, DonorOptions{Enabled: true}, func(o *Options) { o.Executor = procExecutor{noFreeze: true} })
+	f.d.setPresence(Presence{Donating: true, State: wire.StateIdle, Reason: "idle"})
+	r := f.runTask(f.spec("job1", "0", "sleep", "60"), taskOpts{whileRunning: func(c *wire.Conn) {
+		f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used 0s ago", Action: GuestSuspend})
+	}})
+	if r.exit == nil || !r.exit.Preempted || !strings.Contains(r.exit.Reason, "could not suspend it") {
+		t.Fatalf("exit %+v, want preempted saying the guest could not be suspended", r.exit)
+	}
+	if !processGone(r.started.Pid) {
+		t.Errorf("guest %d still runs", r.started.Pid)
+	}
+}
