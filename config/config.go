@@ -20,6 +20,8 @@ type Config struct {
 	Policy  Policy `toml:"policy"`
 	Home    Home   `toml:"home"`
 	Log     Log    `toml:"log"`
+	// Dashboard is the local web page and /metrics over TCP.
+	Dashboard Dashboard `toml:"dashboard"`
 }
 
 // Node configures the libp2p peer.
@@ -92,6 +94,14 @@ type Home struct {
 	AllowLocal  bool     `toml:"allow_local"`  // may run its own jobs on itself
 	WaitTimeout Duration `toml:"wait_timeout"` // how long submit waits for an idle peer by default
 	Retries     int      `toml:"retries"`      // re-runs of a preempted or lost task
+}
+
+// Dashboard configures the dashboard's TCP listener. The page is always
+// served on the local API socket; over TCP every request needs the token
+// in <home>/dashboard.token.
+type Dashboard struct {
+	Listen      string `toml:"listen"`       // host:port, e.g. "127.0.0.1:9470"; "" = no TCP listener
+	AllowRemote bool   `toml:"allow_remote"` // may listen on an address other machines reach
 }
 
 // Log configures the daemon's log.

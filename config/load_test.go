@@ -166,13 +166,13 @@ func TestLoadErrors(t *testing.T) {
 		want []string
 	}{
 		{"unknown top-level key", "version = 1\ncolour = \"blue\"\n",
-			[]string{`FILE:2: colour: unknown key (the keys of the top level are version, name, node, donor, policy, home, log)`}},
+			[]string{`FILE:2: colour: unknown key (the keys of the top level are version, name, node, donor, policy, home, log, dashboard)`}},
 		{"unknown nested key with suggestion", "version = 1\n[donor]\nleas = \"3s\"\n",
 			[]string{`FILE:3: donor.leas: unknown key; did you mean "lease"?`}},
 		{"unknown table", "version = 1\n[nod]\nlisten = []\n",
 			[]string{`FILE:2: nod: unknown key; did you mean "node"?`}},
 		{"unknown implicit table", "version = 1\n\nfoo.bar = 1\n",
-			[]string{`FILE:3: foo: unknown key (the keys of the top level are version, name, node, donor, policy, home, log)`}},
+			[]string{`FILE:3: foo: unknown key (the keys of the top level are version, name, node, donor, policy, home, log, dashboard)`}},
 		{"key in the wrong table", "version = 1\n[node]\nlease = \"3s\"\n",
 			[]string{`FILE:3: node.lease: unknown key here: it belongs in [donor]`}},
 		{"top-level key in a table", "[log]\nversion = 1\n",

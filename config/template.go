@@ -79,6 +79,10 @@ var docs = []section{
 		{"level", "\"debug\", \"info\", \"warn\" or \"error\".", ""},
 		{"format", "\"text\" or \"json\".", ""},
 	}},
+	{"dashboard", "The dashboard page and Prometheus /metrics over HTTP (always on the local socket).", []doc{
+		{"listen", "host:port to serve them on, e.g. \"127.0.0.1:9470\"; \"\" serves them only on the\nsocket. Every request needs the token in <home>/dashboard.token.", ""},
+		{"allow_remote", "Allow a listen address other machines can reach (not loopback).", ""},
+	}},
 }
 
 // maxCommentLen keeps the template's comment lines readable in a terminal.

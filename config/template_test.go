@@ -82,7 +82,8 @@ func custom() Config {
 			WaitTimeout: 0,
 			Retries:     7,
 		},
-		Log: Log{Level: "debug", Format: "json"},
+		Log:       Log{Level: "debug", Format: "json"},
+		Dashboard: Dashboard{Listen: "127.0.0.1:9470", AllowRemote: true},
 	}
 	return c
 }

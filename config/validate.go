@@ -136,6 +136,8 @@ func (c Config) validate() []*FieldError {
 	v.oneOf("log.level", c.Log.Level, LogLevels)
 	v.oneOf("log.format", c.Log.Format, LogFormats)
 
+	c.Dashboard.validate(&v)
+
 	return v.probs
 }
 

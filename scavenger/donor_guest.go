@@ -102,6 +102,7 @@ func (g *guest) converge() {
 		g.mode, g.applied = to, share
 		g.info.Action = action
 		g.mu.Unlock()
+		g.d.e.stats().reacted()
 		g.d.log.Info("guest "+state, "job", g.info.JobID, "task", g.info.TaskID, "pid", p.Pid(), "action", action)
 		g.tell(state, action)
 	}

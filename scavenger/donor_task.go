@@ -289,6 +289,7 @@ func (t *donorTask) runGuest(dir string) error {
 	st, werr := proc.Wait()
 	d.releaseClaim(t.cl) // the slots are free as soon as the process is gone
 	reason, preempted, gone := g.outcome()
+	d.e.stats().guestExited(st.CPU, preempted)
 	t.log.Info("guest exited", "code", st.Code, "signal", st.Signal, "reason", reason, "cpu", st.CPU)
 	if gone {
 		return nil // the stream is reset: nobody to report to

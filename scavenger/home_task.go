@@ -268,6 +268,7 @@ func (a *attempt) converse(ctx context.Context) attemptResult {
 
 // exited classifies a reported exit.
 func (a *attempt) exited(exit *wire.Exit, outputs []string) attemptResult {
+	a.h.e.stats().receivedCPU(exit.CPUMs)
 	if exit.Preempted {
 		return attemptResult{end: endPreempted, exit: exit, outputs: outputs,
 			reason: fmt.Sprintf("preempted on %s: %s", a.r.cand.name, exit.Reason)}

@@ -34,9 +34,10 @@ type presence struct {
 
 	mu       sync.Mutex // orders decisions: a pause is never overtaken by an older sample
 	last     policy.Decision
-	lastErr  string // the sensor's last error, logged once
-	migrate  bool   // a checkpoint backend can move guests
-	reported bool   // the first decision was logged
+	lastErr  string         // the sensor's last error, logged once
+	migrate  bool           // a checkpoint backend can move guests
+	reported bool           // the first decision was logged
+	stats    *statsRecorder // counters and history for the dashboard (stats.go)
 }
 
 func newPresence(e *Engine) *presence {
@@ -50,7 +51,7 @@ func newPresence(e *Engine) *presence {
 	}
 	return &presence{
 		e: e, log: e.log.With("component", "presence"), m: policy.NewMachine(e.opts.Policy),
-		sensor: s, every: every, now: time.Now,
+		sensor: s, every: every, now: time.Now, stats: newStatsRecorder(),
 		migrate: slices.ContainsFunc(e.opts.Donor.Checkpoint, func(b string) bool { return b != "none" }),
 	}
 }
@@ -132,6 +133,7 @@ func (p *presence) applyLocked(d policy.Decision) {
 		p.reported = true
 	}
 	p.last = d
+	p.stats.decided(d)
 	p.e.donor.setPresence(p.toPresence(d))
 }
 

@@ -46,6 +46,11 @@ type Client struct {
 	Home string
 	// Socket is the Unix socket; New sets it to <Home>/scavenge.sock.
 	Socket string
+	// PublicSocket is tried when Socket may not be reached (EACCES: the
+	// home of a daemon run by another user, normally root); New sets it
+	// to localapi.PublicSocketPath(Home). There the daemon answers only
+	// what any local user may ask: status, peers, pause and resume.
+	PublicSocket string
 	// Dial connects to the daemon. Tests may replace it (before the first
 	// call) to reach an API served some other way.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -60,7 +65,7 @@ type Client struct {
 
 // New returns a client of the daemon whose home directory is home.
 func New(home string) *Client {
-	return &Client{Home: home, Socket: localapi.SocketPath(home)}
+	return &Client{Home: home, Socket: localapi.SocketPath(home), PublicSocket: localapi.PublicSocketPath(home)}
 }
 
 // ErrNoDaemon is matched (errors.Is) by the error of any call made when no
@@ -108,11 +113,7 @@ func (c *Client) httpClient() *http.Client {
 	c.once.Do(func() {
 		dial := c.Dial
 		if dial == nil {
-			var d net.Dialer
-			socket := c.Socket
-			dial = func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return d.DialContext(ctx, "unix", socket)
-			}
+			dial = dialFallback(c.Socket, c.PublicSocket)
 		}
 		c.hc = &http.Client{Transport: &http.Transport{
 			DialContext:        dial,
@@ -121,6 +122,25 @@ func (c *Client) httpClient() *http.Client {
 		}}
 	})
 	return c.hc
+}
+
+// dialFallback dials socket, or public when socket is out of this user's
+// reach (the daemon's home is not theirs).
+func dialFallback(socket, public string) func(ctx context.Context, _, _ string) (net.Conn, error) {
+	var d net.Dialer
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		conn, err := d.DialContext(ctx, "unix", socket)
+		if err == nil || public == "" || !errors.Is(err, fs.ErrPermission) {
+			return conn, err
+		}
+		conn, perr := d.DialContext(ctx, "unix", public)
+		if perr == nil {
+			return conn, nil
+		}
+		// Not a "no daemon" error: one may well run, as another user
+		// that opened no public socket.
+		return nil, fmt.Errorf("%w; nor can it be reached on the public socket (only a daemon run as root opens one): %v", err, perr)
+	}
 }
 
 // do sends a request and returns the response when its status is 2xx; the

@@ -1,8 +1,11 @@
 // Package localapi is the daemon's local HTTP API: a versioned route table
 // under /localapi/v0/, served on a Unix socket in the daemon's home directory
 // (like Tailscale's ipn/localapi and Docker's socket). The CLI, the tray and
-// tests are all clients of it through package client; nothing else is
-// allowed in, since the socket is private to the user running the daemon.
+// tests are all clients of it through package client. The socket is private
+// to the user running the daemon; a daemon run as root also opens a public
+// socket where other local users may only read its state and pause or
+// resume it (peercred.go). The dashboard page and Prometheus metrics are
+// served here too, and over TCP behind a token (dashboard.go, metrics.go).
 package localapi
 
 import (
@@ -16,6 +19,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/scavenge/scavenge/scavenger"
 )
@@ -76,6 +80,11 @@ var routes = map[string]map[string]handler{
 	"jobs/{id}/tasks/{task}/log": {http.MethodGet: (*Handler).serveLog},
 	"pause":                      {http.MethodPost: (*Handler).servePause},
 	"resume":                     {http.MethodPost: (*Handler).serveResume},
+	// Counters for the dashboard (JSON) and Prometheus (text): metrics.go.
+	"stats":   {http.MethodGet: (*Handler).serveStats},
+	"metrics": {http.MethodGet: (*Handler).serveMetrics},
+	// The dashboard page's files: dashboard.go.
+	"dashboard/{file...}": {http.MethodGet: (*Handler).serveDashboard},
 }
 
 // Handler is the local API's http.Handler.
@@ -83,6 +92,9 @@ type Handler struct {
 	b   Backend
 	log *slog.Logger
 	mux *http.ServeMux
+	// metrics is the Prometheus handler, built on the first scrape.
+	metricsOnce sync.Once
+	metrics     http.Handler
 }
 
 // New returns the API over b (normally the daemon's *scavenger.Engine).

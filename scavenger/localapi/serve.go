@@ -2,6 +2,8 @@ package localapi
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -55,8 +57,11 @@ func Serve(ctx context.Context, ln *net.UnixListener, h http.Handler, logger *sl
 	path := ln.Addr().String()
 	var fresh freshConns
 	srv := &http.Server{
-		ConnState:         fresh.track,
-		Handler:           h,
+		ConnState: fresh.track,
+		// Who connected is asked once per connection and checked on
+		// every request (peercred.go).
+		ConnContext:       withPeer,
+		Handler:           authorize(h, daemonUID()),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Requests share ctx, so event streams end when the daemon stops
 		// instead of holding Shutdown up.
@@ -127,7 +132,10 @@ func (f *freshConns) closeAll() {
 // Listen opens the Unix socket at path with mode 0600, first removing a
 // stale socket file. It refuses to touch a path that is not a socket, or a
 // socket a live daemon answers on.
-func Listen(path string) (*net.UnixListener, error) {
+func Listen(path string) (*net.UnixListener, error) { return listenMode(path, 0o600) }
+
+// listenMode is Listen with the socket's mode.
+func listenMode(path string, mode fs.FileMode) (*net.UnixListener, error) {
 	if err := removeStale(path); err != nil {
 		return nil, err
 	}
@@ -135,7 +143,7 @@ func Listen(path string) (*net.UnixListener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("local API: listen on %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	if err := os.Chmod(path, mode); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("local API: chmod %s: %w", path, err)
 	}
@@ -164,6 +172,63 @@ func removeStale(path string) error {
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("local API: removing stale socket: %w", err)
+	}
+	return nil
+}
+
+// PublicDir holds the public sockets of daemons run as root (see
+// ListenPublic). A variable so that tests can use a directory of their own.
+var PublicDir = "/run/scavenge"
+
+// PublicSocketPath is the public socket of the daemon whose home is home:
+// one per home, named by a hash of its absolute path (socket paths are
+// limited to about 100 bytes, homes are not).
+func PublicSocketPath(home string) string {
+	if abs, err := filepath.Abs(home); err == nil {
+		home = abs
+	}
+	sum := sha256.Sum256([]byte(filepath.Clean(home)))
+	return filepath.Join(PublicDir, "scavenge-"+hex.EncodeToString(sum[:8])+".sock")
+}
+
+// ListenPublic opens the public socket at path (PublicSocketPath), mode
+// 0666 in a directory only the daemon's user can write, so that users
+// other than the daemon's can reach it. The home directory stays 0700: it
+// holds the identity, the swarm key and other users' jobs, and a home any
+// user may traverse would expose every file someone creates there with
+// looser modes. Every request is authorized by the caller's uid (see
+// peercred.go), so on this socket other users get only the status, the
+// peers, pause and resume. It refuses where the OS cannot tell who
+// connects.
+func ListenPublic(path string) (*net.UnixListener, error) {
+	if !PeerCredSupported {
+		return nil, fmt.Errorf("local API: public socket %s: this OS cannot tell which user connects", path)
+	}
+	if err := safeDir(filepath.Dir(path)); err != nil {
+		return nil, err
+	}
+	return listenMode(path, 0o666)
+}
+
+// safeDir makes dir (0755) or checks that it belongs to the daemon's user
+// and nobody else may write in it: whoever could would be able to put a
+// socket of theirs in the daemon's place.
+func safeDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("local API: public socket directory: %w", err)
+	}
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("local API: public socket directory: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("local API: public socket directory %s is not a directory", dir)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("local API: public socket directory %s is writable by others (mode %o): make it 0755", dir, fi.Mode().Perm())
+	}
+	if uid, ok := fileOwner(fi); ok && uid != daemonUID() {
+		return fmt.Errorf("local API: public socket directory %s belongs to uid %d, not the daemon's (%d)", dir, uid, daemonUID())
 	}
 	return nil
 }

@@ -75,7 +75,17 @@ func runDaemon(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serveDaemon(ctx, dir, c, ln, log)
+	// A daemon run as root also answers the desktop's user, whose tray
+	// cannot enter the 0700 home, on a public socket that grants others
+	// only status, peers, pause and resume (localapi/peercred.go).
+	var pub *net.UnixListener
+	if localapi.PeerCredSupported && os.Geteuid() == 0 {
+		if pub, err = localapi.ListenPublic(localapi.PublicSocketPath(dir)); err != nil {
+			ln.Close()
+			return err
+		}
+	}
+	return serveDaemon(ctx, dir, c, ln, pub, log)
 }
 
 // loadHomeConfig loads <home>/scavenge.toml with its paths made absolute.
@@ -94,11 +104,14 @@ func loadHomeConfig(home string) (config.Config, error) {
 // serveDaemon builds the peer, the executor, the engine, the local API on
 // ln and the presence loop from c, and runs them until ctx ends or one
 // fails. It closes ln (removing the socket) whatever happens.
-func serveDaemon(ctx context.Context, home string, c config.Config, ln *net.UnixListener, log *slog.Logger) (err error) {
+func serveDaemon(ctx context.Context, home string, c config.Config, ln, pub *net.UnixListener, log *slog.Logger) (err error) {
 	served := false
 	defer func() {
 		if !served {
 			ln.Close() // unlinks the socket: a client waiting in it gets an error, not a hang
+			if pub != nil {
+				pub.Close()
+			}
 		}
 	}()
 	key, err := peer.LoadOrCreateIdentity(c.Node.Identity)
@@ -201,7 +214,17 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln *net.Unix
 		return nil
 	})
 	served = true
-	g.Go(func() error { return localapi.Serve(gctx, ln, localapi.New(eng, log), log) })
+	api := localapi.New(eng, log)
+	g.Go(func() error { return localapi.Serve(gctx, ln, api, log) })
+	if pub != nil {
+		g.Go(func() error { return localapi.Serve(gctx, pub, api, log) })
+	}
+	// --- dashboard (issue 6): the token file, and the TCP listener when
+	// [dashboard].listen is set; see dashboard.go.
+	if err := startDashboard(gctx, g, home, c.Dashboard.Listen, api, log); err != nil {
+		return err
+	}
+	// --- end dashboard
 	err = g.Wait()
 	if err != nil {
 		dlog.Error("daemon stopped", "err", err)
@@ -230,6 +253,9 @@ func newLogger(w io.Writer, c config.Log) (*slog.Logger, error) {
 		return nil, fmt.Errorf("log.level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	if toJournal(w, os.Getenv) { // run by systemd: see daemonlog.go
+		return slog.New(newJournalHandler(w, c.Format == "json", *opts)), nil
+	}
 	if c.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}

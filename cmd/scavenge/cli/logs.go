@@ -16,7 +16,7 @@ import (
 
 var logsCmd = &command{
 	name:     "logs",
-	synopsis: "[--home DIR] [-f] [--stdout | --stderr] [--json] JOB [TASK]",
+	synopsis: "[--home DIR] [-f] [--stdout | --stderr] [--json] JOB [TASK] | --daemon [-f] [-n N]",
 	summary:  "print what a job's task printed, or follow it as it runs",
 	help: `
 Prints a task's output as the home keeps it: everything it printed, over
@@ -34,7 +34,12 @@ goes on. Following needs a TASK when the job has many.
   {"job": ID, "task": ID, "stream": "stdout"|"stderr", "offset": N, "line": TEXT}
 offset is the byte offset of the line in that stream's log; line has no
 newline (bytes that are not UTF-8 become U+FFFD, and lines longer than 64
-KiB are split).`,
+KiB are split).
+
+--daemon prints the daemon's own log instead: run as the systemd unit
+(scavenge install), that is journalctl -u scavenge.service, with -f and
+-n N (the last N lines) passed on. A daemon started any other way logs to
+the stderr of whoever started it, and --daemon says so.`,
 	run: runLogs,
 }
 
@@ -62,9 +67,17 @@ func runLogs(ctx context.Context, e *env, args []string) error {
 	onlyOut := fs.Bool("stdout", false, "print only the task's stdout")
 	onlyErr := fs.Bool("stderr", false, "print only the task's stderr (on stdout, for pipes)")
 	asJSON := fs.Bool("json", false, "print JSON lines {job, task, stream, offset, line}")
+	daemon := fs.Bool("daemon", false, "print the daemon's own log (its systemd journal)")
+	lines := fs.Int("n", 0, "with --daemon: only the last `N` lines")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
+	}
+	if *daemon {
+		if len(pos) > 0 || *onlyOut || *onlyErr || *asJSON {
+			return usagef("--daemon takes only -f and -n")
+		}
+		return defaultDaemonLogs.run(ctx, e, follow, *lines)
 	}
 	if len(pos) == 0 || len(pos) > 2 {
 		return usagef("want JOB [TASK], got %d arguments", len(pos))
