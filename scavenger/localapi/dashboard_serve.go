@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -40,26 +41,50 @@ func LoadOrCreateToken(path string) (string, error) {
 	b := make([]byte, 32)
 	rand.Read(b) // never fails (crypto/rand panics rather)
 	tok := hex.EncodeToString(b)
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, fs.ErrExist) {
-		return LoadOrCreateToken(path) // another process just made it
-	}
+	// Written whole to a temporary file and then linked into place, so a
+	// process reading at the same time never sees it empty, and of two
+	// creating it at once one wins and the other reads its token.
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*") // mode 0600
 	if err != nil {
 		return "", fmt.Errorf("dashboard token: %w", err)
 	}
-	if _, err := f.WriteString(tok + "\n"); err != nil {
-		f.Close()
-		return "", fmt.Errorf("dashboard token: writing %s: %w", path, err)
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	_, err = f.WriteString(tok + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("dashboard token: writing %s: %w", path, err)
+	if err != nil {
+		return "", fmt.Errorf("dashboard token: writing %s: %w", tmp, err)
+	}
+	switch err := os.Link(tmp, path); {
+	case errors.Is(err, fs.ErrExist):
+		return LoadOrCreateToken(path) // another process just made it
+	case err != nil:
+		// A file system without hard links: rename is still atomic for
+		// readers, only a concurrent creator could see its token replaced.
+		if err := os.Rename(tmp, path); err != nil {
+			return "", fmt.Errorf("dashboard token: %w", err)
+		}
 	}
 	return tok, nil
 }
 
-// DashboardURL is the address to open for a listener on addr with token.
+// DashboardURL is the address to open on this machine for a listener on
+// addr with token. A listener on every interface (allow_remote, e.g.
+// ":9470" or "0.0.0.0:9470") is opened through loopback: a browser cannot
+// connect to the unspecified address everywhere.
 func DashboardURL(addr, token string) string {
-	return "http://" + addr + "/?token=" + token
+	if host, port, err := net.SplitHostPort(addr); err == nil {
+		ip := net.ParseIP(host)
+		switch {
+		case host == "" || (ip != nil && ip.IsUnspecified() && ip.To4() != nil):
+			addr = net.JoinHostPort("127.0.0.1", port)
+		case ip != nil && ip.IsUnspecified():
+			addr = net.JoinHostPort("::1", port)
+		}
+	}
+	return "http://" + addr + "/?token=" + url.QueryEscape(token)
 }
 
 // ListenDashboard opens the dashboard's TCP listener on addr (host:port).

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -55,6 +56,9 @@ func runDashboard(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "the dashboard has no HTTP address: set listen = \"127.0.0.1:9470\" under [dashboard] in %s and restart the daemon\n", filepath.Join(dir, config.FileName))
 		fmt.Fprintf(e.stdout, "on the socket: curl --unix-socket %s http://local%s\n", localapi.SocketPath(dir), localapi.DashboardPath)
 		return nil
+	}
+	if _, port, err := net.SplitHostPort(c.Dashboard.Listen); err == nil && port == "0" {
+		return fmt.Errorf("%s: dashboard.listen %q has no fixed port: the daemon's log says which one it took (\"dashboard listening\"); set one to get a URL here", filepath.Join(dir, config.FileName), c.Dashboard.Listen)
 	}
 	tok, err := os.ReadFile(localapi.TokenPath(dir))
 	if errors.Is(err, os.ErrNotExist) {

@@ -31,6 +31,7 @@ const (
 	actPauseFor   action = iota // pause for Options.Snooze
 	actPauseUntil               // pause until resumed
 	actResume
+	actDashboard // open the dashboard in the browser
 	actQuit
 )
 
@@ -45,6 +46,7 @@ type app struct {
 	hold     hold
 	names    map[string]string // peer ID -> machine name
 	onReturn string            // from the config; reread when the daemon comes back
+	dash     dashLink          // likewise, with the token file
 	online   bool              // the last status call answered
 	polled   bool              // a status call was made at all
 }
@@ -91,6 +93,17 @@ func (a *app) do(ctx context.Context, act action) {
 		if _, err := a.d.Resume(cctx); err != nil {
 			a.log.Warn("resume", "err", err)
 		}
+	case actDashboard:
+		if a.dash.url == "" || !a.online {
+			return // the item is disabled; a click may still be on its way
+		}
+		url, open, log := a.dash.url, a.opts.Open, a.log
+		log.Info("opening the dashboard in the browser")
+		go func() { // the opener may wait for the browser it starts
+			if err := open(url); err != nil {
+				log.Warn("opening the dashboard", "err", err)
+			}
+		}()
 	}
 }
 
@@ -126,11 +139,14 @@ func (a *app) refresh(ctx context.Context) {
 		}
 	}
 	a.noteOnline(err)
+	if err == nil && a.dash.again {
+		_, a.dash = readConfig(a.opts.Home, a.log)
+	}
 	if err == nil {
 		a.learnNames(cctx, st)
 	}
 	a.ui.show(render(snapshot{now: a.now(), home: a.opts.Home, st: st, err: err, hold: a.hold,
-		names: a.names, onReturn: a.onReturn, snooze: a.opts.Snooze}))
+		names: a.names, onReturn: a.onReturn, dash: a.dash, snooze: a.opts.Snooze}))
 }
 
 // noteOnline logs when the daemon goes away or comes back, and rereads
@@ -146,7 +162,7 @@ func (a *app) noteOnline(err error) {
 		return
 	}
 	a.log.Info("daemon reachable", "home", a.opts.Home)
-	a.onReturn = readOnReturn(a.opts.Home, a.log)
+	a.onReturn, a.dash = readConfig(a.opts.Home, a.log)
 }
 
 // learnNames looks up the machine names of guests' homes it does not know.
@@ -174,14 +190,20 @@ func (a *app) learnNames(ctx context.Context, st scavenger.Status) {
 	}
 }
 
-// readOnReturn is the config's on_owner_return.action, or "" when the
-// config cannot be read (a daemon running as another user keeps it to
-// itself): the status does not say it while the machine donates.
-func readOnReturn(home string, log *slog.Logger) string {
+// readConfig reads what the tray needs of the config: on_owner_return's
+// action, "" when the config cannot be read (a daemon running as another
+// user keeps it to itself; the status does not say it while the machine
+// donates), and where the dashboard is.
+func readConfig(home string, log *slog.Logger) (onReturn string, dash dashLink) {
 	c, err := config.Load(filepath.Join(home, config.FileName))
 	if err != nil {
-		log.Debug("config not readable: the guests' fate on the owner's return is not shown", "err", err)
-		return ""
+		log.Debug("config not readable: the guests' fate on the owner's return and the dashboard are not shown", "err", err)
+	} else {
+		onReturn = c.Policy.OnOwnerReturn.Action
 	}
-	return c.Policy.OnOwnerReturn.Action
+	dash = readDashboard(home, c, err)
+	if dash.url == "" {
+		log.Debug("no dashboard to open", "why", dash.why)
+	}
+	return onReturn, dash
 }

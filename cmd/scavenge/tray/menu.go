@@ -33,9 +33,8 @@ func newTrayUI(ctx context.Context) *trayUI {
 	u.resume = u.clickable(ctx, labelResume, actResume)
 	systray.AddSeparator()
 	u.guests = add("Guests", false)
-	// The dashboard is not served yet (a later version of the daemon):
-	// the item says where to look meanwhile.
-	u.dashboard = add(labelDashboard, false)
+	// Enabled or not, and labelled with why not, by each view.
+	u.dashboard = u.clickable(ctx, labelDashboard, actDashboard)
 	systray.AddSeparator()
 	u.quit = u.clickable(ctx, labelQuit, actQuit)
 	return u
@@ -91,6 +90,7 @@ func (u *trayUI) show(v view) {
 		}
 		it.setVisible(i < len(v.guestLines))
 	}
+	u.dashboard.set(v.dashboard.label, v.dashboard.enabled)
 	u.quit.set(v.quit, true)
 }
 

@@ -42,6 +42,10 @@ type Options struct {
 	Snooze time.Duration
 	// Log gets state changes and errors; default: discarded.
 	Log *slog.Logger
+	// Open opens a URL in the desktop's browser (the menu's "Open
+	// dashboard"); default: xdg-open, open on macOS, url.dll on Windows.
+	// It is called on a goroutine of its own and may block.
+	Open func(url string) error
 }
 
 func (o Options) withDefaults() Options {
@@ -56,6 +60,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
+	}
+	if o.Open == nil {
+		o.Open = openURL
 	}
 	return o
 }

@@ -2,7 +2,10 @@ package tray_test
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,8 +15,10 @@ import (
 	"github.com/godbus/dbus/v5"
 
 	"github.com/scavenge/scavenge/cmd/scavenge/tray"
+	"github.com/scavenge/scavenge/config"
 	"github.com/scavenge/scavenge/scavenger"
 	"github.com/scavenge/scavenge/scavenger/client"
+	"github.com/scavenge/scavenge/scavenger/localapi"
 )
 
 // TestTrayOverDBus runs a real daemon and `scavenge tray` on a private
@@ -35,8 +40,10 @@ func TestTrayOverDBus(t *testing.T) {
 	ctx := t.Context()
 
 	// The tray starts before the panel's watcher, as an autostarted tray
-	// may: it says so, and registers once the watcher is there.
-	tr := start(t, "tray", []string{"DBUS_SESSION_BUS_ADDRESS=" + addr},
+	// may: it says so, and registers once the watcher is there. Its
+	// xdg-open is the test's, which notes the URLs it is asked to open.
+	browser := fakeBrowser(t)
+	tr := start(t, "tray", []string{"DBUS_SESSION_BUS_ADDRESS=" + addr, "PATH=" + browser.dir + ":" + os.Getenv("PATH")},
 		"tray", "--home", home, "--every", "200ms", "--snooze", "3s")
 	waitFor(t, 15*time.Second, "the tray to warn that no tray host is there", func() (bool, string) {
 		return strings.Contains(tr.out.String(), "no tray host on the session bus yet"), tr.out.String()
@@ -52,7 +59,7 @@ func TestTrayOverDBus(t *testing.T) {
 	wantTooltip(t, st, "idle, lending ", "dedicated machine")
 	wantItems(t, st.menu, map[string]bool{
 		"Idle: lending": false, "Pause for 3 seconds": true, "Pause until I resume": true, "Resume lending": false,
-		"Guests: none": false, "Open dashboard": false, "Quit tray": true,
+		"Guests: none": false, "Dashboard: set [dashboard] listen in scavenge.toml": false, "Quit tray": true,
 	})
 
 	t.Log("donating: a task of this machine's own runs here as a guest")
@@ -103,12 +110,27 @@ func TestTrayOverDBus(t *testing.T) {
 	waitDaemon(t, c, "resumed when the snooze is over", func(st scavenger.Status) bool { return !st.Paused })
 	s.waitState(t, "the idle icon after the snooze", shows(tray.IconIdle, "idle, lending "))
 
-	t.Log("the daemon stops: offline; it starts again: back")
+	t.Log("the daemon stops: offline; it starts again with the dashboard on: back, and the dashboard opens")
 	d.stop(t)
 	st = s.waitState(t, "the offline icon", shows(tray.IconOffline, "scavenge: daemon not running (home "+home+")"))
 	wantItems(t, st.menu, map[string]bool{"Daemon not reachable": false, "Pause until I resume": false, "Resume lending": false})
+	dashAddr := setDashboardListen(t, home)
 	d = startDaemon(t, home, daemonEnv)
-	s.waitState(t, "the idle icon after the restart", shows(tray.IconIdle, "idle, lending "))
+	st = s.waitState(t, "the idle icon and the dashboard after the restart", func(st state) bool {
+		e, ok := find(st.menu, "Open dashboard")
+		return shows(tray.IconIdle, "idle, lending ")(st) && ok && e.enabled
+	})
+	s.click(t, "Open dashboard")
+	token, err := os.ReadFile(localapi.TokenPath(home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantURL := "http://" + dashAddr + "/?token=" + strings.TrimSpace(string(token))
+	opened := browser.waitOpened(t)
+	if opened != wantURL {
+		t.Errorf("the tray opened %q, want %q", opened, wantURL)
+	}
+	wantDashboardPage(t, opened)
 
 	t.Log("a pause asked for outlives a daemon restart")
 	s.click(t, "Pause until I resume")
@@ -127,6 +149,89 @@ func TestTrayOverDBus(t *testing.T) {
 	}
 	if st, err := c.Status(ctx); err != nil || !st.Paused {
 		t.Errorf("after the tray quit: paused %v, %v; want still paused", st.Paused, err)
+	}
+}
+
+// browser is an xdg-open of the test's: it writes the URL it gets to a file.
+type browser struct {
+	dir, log string
+}
+
+func fakeBrowser(t *testing.T) browser {
+	t.Helper()
+	b := browser{dir: t.TempDir()}
+	b.log = filepath.Join(b.dir, "opened")
+	script := "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '" + b.log + "'\n"
+	if err := os.WriteFile(filepath.Join(b.dir, "xdg-open"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// waitOpened waits for one URL to be opened and returns it.
+func (b browser) waitOpened(t *testing.T) string {
+	t.Helper()
+	var lines []string
+	waitFor(t, 15*time.Second, "the tray to run xdg-open", func() (bool, string) {
+		data, err := os.ReadFile(b.log)
+		lines = strings.Fields(string(data))
+		return len(lines) > 0, errString(err)
+	})
+	if len(lines) != 1 {
+		t.Errorf("xdg-open ran %d times (%q), want once", len(lines), lines)
+	}
+	return lines[0]
+}
+
+// setDashboardListen turns the dashboard on in home's config, on a free
+// loopback port, and returns its address.
+func setDashboardListen(t *testing.T, home string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	path := filepath.Join(home, config.FileName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const off = "\nlisten = \"\"\n" // [dashboard]'s; [node]'s is a list
+	if strings.Count(string(b), off) != 1 {
+		t.Fatalf("%s: want one line %q", path, strings.TrimSpace(off))
+	}
+	b = []byte(strings.Replace(string(b), off, "\nlisten = \""+addr+"\"\n", 1))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return addr
+}
+
+// wantDashboardPage opens url as a browser would: the token becomes a
+// cookie and the page and its API answer.
+func wantDashboardPage(t *testing.T, url string) {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Jar: jar, Timeout: 10 * time.Second}
+	base := strings.Split(url, "?")[0]
+	for _, c := range []struct{ url, want string }{
+		{url, "<title>scavenge dashboard</title>"},          // sets the cookie
+		{base + "localapi/v0/status", `"name": "trayhost"`}, // the page's API, by the cookie
+	} {
+		resp, err := hc.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), c.want) {
+			t.Errorf("GET %s: %d %.300s; want 200 with %s", strings.Split(c.url, "?")[0], resp.StatusCode, body, c.want)
+		}
 	}
 }
 

@@ -25,6 +25,7 @@ type snapshot struct {
 	hold     hold              // the tray's own pause request
 	names    map[string]string // peer ID -> machine name, for guests' homes
 	onReturn string            // on_owner_return.action of the config, "" when unknown
+	dash     dashLink          // the dashboard's URL, or why there is none
 	snooze   time.Duration     // the length of "Pause for ..."
 }
 
@@ -39,6 +40,7 @@ type view struct {
 	resume     item
 	guests     item     // the parent of the guests' submenu
 	guestLines []string // one per guest, what runs and what happens to it
+	dashboard  item
 	quit       string
 }
 
@@ -63,7 +65,7 @@ const (
 	labelPauseUntil = "Pause until I resume"
 	labelResume     = "Resume lending"
 	labelQuit       = "Quit tray"
-	labelDashboard  = "Open dashboard (coming soon: use 'scavenge status')"
+	labelDashboard  = "Open dashboard"
 )
 
 func render(s snapshot) view {
@@ -72,6 +74,7 @@ func render(s snapshot) view {
 		pauseUntil: item{label: labelPauseUntil},
 		resume:     item{label: labelResume},
 		quit:       labelQuit,
+		dashboard:  s.dash.item(s.err == nil),
 	}
 	if s.err != nil {
 		v.icon = IconOffline

@@ -53,7 +53,15 @@ function ago(t) {
   return (s / 3600).toFixed(1) + " h";
 }
 
-function drawStatus(st) {
+// peerName is a peer's machine name when the swarm's offers say it, else
+// the end of its ID.
+function peerName(id, st, peers) {
+  if (id === st.id) return st.name || "this machine";
+  const p = peers.find(p => p.peer === id);
+  return (p && p.name) || "…" + id.slice(-8);
+}
+
+function drawStatus(st, peers) {
   setText("name", st.name || st.id);
   const state = st.presence.detail || st.presence.state;
   const s = document.getElementById("state");
@@ -63,7 +71,7 @@ function drawStatus(st) {
   setText("reason", st.presence.reason || "");
   const guests = st.guests || [];
   setText("guests-count", guests.length);
-  fillRows("guests", guests.map(g => [g.job, g.task, g.home_peer.slice(-8), (g.argv || []).join(" "), ago(g.started), g.action || "running"]), 6);
+  fillRows("guests", guests.map(g => [g.job, g.task, peerName(g.home_peer, st, peers), (g.argv || []).join(" "), ago(g.started), g.action || "running"]), 6);
 }
 
 function drawJobs(jobs) {
@@ -89,6 +97,12 @@ function drawPeers(peers) {
 function drawStats(s) {
   setText("cpu-donated", hours(s.cpu_donated_seconds));
   setText("cpu-received", hours(s.cpu_received_seconds));
+  // The exact figures, for a tooltip and for tests comparing with the API.
+  for (const [id, sec] of [["cpu-donated", s.cpu_donated_seconds], ["cpu-received", s.cpu_received_seconds]]) {
+    const e = document.getElementById(id);
+    e.dataset.seconds = String(sec);
+    e.title = sec.toFixed(1) + " CPU seconds";
+  }
   setText("tasks-run", s.tasks_run);
   setText("tasks-preempted", s.tasks_preempted);
   drawChart(s.history || [], new Date(s.time).getTime());
@@ -142,7 +156,7 @@ async function refresh() {
   const err = document.getElementById("error");
   try {
     const [st, jobs, peers, stats] = await Promise.all([get("status"), get("jobs"), get("peers"), get("stats")]);
-    drawStatus(st);
+    drawStatus(st, peers);
     drawJobs(jobs);
     drawPeers(peers);
     drawStats(stats);
