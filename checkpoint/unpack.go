@@ -212,3 +212,16 @@ func copyN(w io.Writer, r io.Reader, n int64) (int64, error) {
 }
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
+// ReadManifest reads and checks the manifest at the start of an image,
+// without reading its files: the cheap check a home makes of an image it
+// stores or is about to send. It does not prove the files intact; Unpack
+// does, file by file.
+func ReadManifest(r io.Reader) (*Manifest, error) {
+	zr, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(64<<20), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, err
+	}
+	defer zr.Close()
+	return readManifest(zr, DefaultLimits)
+}

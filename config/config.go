@@ -51,6 +51,13 @@ type Donor struct {
 	Lease      Duration `toml:"lease"`       // a guest whose home stops renewing is stopped after this
 	MaxInput   Size     `toml:"max_input"`   // total input bytes one task may send
 	MaxOutput  Size     `toml:"max_output"`  // total output file bytes one task may return
+	// CRIU is the criu binary for transparent checkpoints; "" looks for
+	// one (SCAVENGE_CRIU, /opt/scavenge-criu/criu, then PATH).
+	CRIU string `toml:"criu"`
+	// CheckpointEvery checkpoints running guests whose job asked for a
+	// backend but gave no checkpoint_every of its own; 0 = only when
+	// they must leave.
+	CheckpointEvery Duration `toml:"checkpoint_every"`
 }
 
 // Policy says when this machine donates.

@@ -46,7 +46,7 @@ const (
 var JobRanks = []string{"", "dedicated", "memory", "cpus"}
 
 // Checkpoint backends a job file may name. They are the checkpoint
-// package's names; the engine does not checkpoint yet and ignores them.
+// package's names.
 var CheckpointBackends = []string{"", "none", "criu", "signal"}
 
 // JobFile is a job as a file (or the submit command's flags) describes it.
@@ -82,8 +82,7 @@ type JobFile struct {
 	Replicas     int               `toml:"replicas"`     // 2: each task runs on two peers and must agree
 	AllowLocal   bool              `toml:"allow_local"`  // this machine may run tasks too
 	// Checkpoint is the backend a preempted task resumes from, and
-	// CheckpointEvery how often one is taken. Accepted and checked; the
-	// engine does not checkpoint yet (tasks restart from scratch).
+	// CheckpointEvery how often one is taken while the task runs.
 	Checkpoint      string   `toml:"checkpoint"`
 	CheckpointEvery Duration `toml:"checkpoint_every"`
 

@@ -59,6 +59,7 @@ func custom() Config {
 			Lease:      Duration(2 * time.Second),
 			MaxInput:   1000,
 			MaxOutput:  Size(3e9),
+			CRIU:       "/usr/local/sbin/criu", CheckpointEvery: Duration(15 * time.Minute),
 		},
 		Policy: Policy{
 			Dedicated:    true,

@@ -104,6 +104,11 @@ func (c Config) validate() []*FieldError {
 	if c.Donor.MaxInput == 0 {
 		v.add("donor.max_input", "0 would refuse every task with inputs; use e.g. \"4GiB\"")
 	}
+	if c.Donor.CheckpointEvery < 0 {
+		v.add("donor.checkpoint_every", "%s is negative", c.Donor.CheckpointEvery)
+	} else if c.Donor.CheckpointEvery > 0 && c.Donor.CheckpointEvery.Duration() < time.Second {
+		v.add("donor.checkpoint_every", "%s is shorter than a second: a checkpoint would never end", c.Donor.CheckpointEvery)
+	}
 	if c.Donor.MaxOutput == 0 {
 		v.add("donor.max_output", "0 would refuse every task with outputs; use e.g. \"4GiB\"")
 	}

@@ -16,6 +16,9 @@ type Requirements struct {
 	OS          string   `json:"os,omitempty"`     // e.g. linux
 	Arch        string   `json:"arch,omitempty"`   // e.g. amd64
 	Labels      []string `json:"labels,omitempty"` // all must be present
+	// Checkpoint is the backend a donor must offer; the home sets it from
+	// SubmitRequest.Checkpoint.
+	Checkpoint string `json:"checkpoint,omitempty"`
 }
 
 // SubmitRequest is one job as the CLI hands it to the daemon. Paths are
@@ -39,6 +42,13 @@ type SubmitRequest struct {
 	Replicas     int           `json:"replicas,omitempty"`     // 2: each task runs on two peers and their outputs must agree
 	WaitTimeout  time.Duration `json:"wait_timeout,omitempty"` // give up when no peer is idle this long; 0 = daemon default
 	AllowLocal   bool          `json:"allow_local,omitempty"`  // may run on this machine
+	// Checkpoint is how a task keeps its work when it must leave a donor:
+	// "criu" (transparent, Linux), "signal" (the task saves itself: see
+	// package checkpoint) or "" / "none" (it restarts from scratch).
+	// CheckpointEvery also checkpoints it while it runs, so that a donor
+	// that dies costs at most that much work; 0 = the donor's default.
+	Checkpoint      string        `json:"checkpoint,omitempty"`
+	CheckpointEvery time.Duration `json:"checkpoint_every,omitempty"`
 	// Cwd is the submitter's working directory (the CLI's, not the
 	// daemon's): the <cwd> of the default OutDir. Empty means the daemon's.
 	Cwd string `json:"cwd,omitempty"`
@@ -107,6 +117,26 @@ type Task struct {
 	Started     time.Time `json:"started,omitzero"`
 	Finished    time.Time `json:"finished,omitzero"`
 	Outputs     []string  `json:"outputs,omitempty"` // paths written under OutDir
+	// Moves counts the times the task resumed from a checkpoint on
+	// another donor; Checkpoint is the newest image kept at home.
+	Moves      int             `json:"moves,omitempty"`
+	Checkpoint *TaskCheckpoint `json:"checkpoint,omitempty"`
+	// WorkLost is the run time thrown away: attempts that ended without
+	// a checkpoint, and the part after the last checkpoint of those that
+	// resumed from one.
+	WorkLost time.Duration `json:"work_lost,omitempty"`
+}
+
+// TaskCheckpoint is a checkpoint image of a task, kept in the home's
+// directory until the task ends.
+type TaskCheckpoint struct {
+	Backend string    `json:"backend"`
+	ID      string    `json:"id"`     // the image's manifest ID
+	SHA256  string    `json:"sha256"` // of the image file
+	Size    int64     `json:"size"`
+	Taken   time.Time `json:"taken"`
+	Peer    string    `json:"peer"` // the donor that took it
+	Final   bool      `json:"final,omitempty"`
 }
 
 // EventType says what an Event carries.
@@ -176,6 +206,9 @@ type Presence struct {
 	// GuestNote says what is done to guests and what comes next ("continue
 	// after 5 min without the owner, killed after 30 min").
 	GuestNote string `json:"guest_note,omitempty"`
+	// Fallback is what a guest gets when Action is GuestMigrate and it
+	// cannot be checkpointed: GuestKill or GuestShare (capped to Share).
+	Fallback GuestAction `json:"fallback,omitempty"`
 }
 
 // GuestAction is what the owner's policy does to guests while the owner
@@ -201,4 +234,6 @@ type Status struct {
 	CPUs     int      `json:"cpus"`
 	Free     int      `json:"free_cpus"`
 	Guests   []Guest  `json:"guests"`
+	// Checkpoint lists the backends guests here can be checkpointed with.
+	Checkpoint []string `json:"checkpoint,omitempty"`
 }

@@ -322,18 +322,46 @@ func (d *donor) applyLocked(p Presence) []func() {
 			continue // every presence sample while it stops would stop it again
 		}
 		switch p.Action {
-		case GuestKill, GuestMigrate:
-			// Migration is resolved to its fallback before it gets here
-			// until a checkpoint backend exists; kill is the safe reading.
-			action := "killed: " + cause
-			g.setAction(action)
-			d.log.Info("stopping guest", "job", cl.jobID, "task", cl.taskID, "home", cl.remote, "action", action)
-			stops = append(stops, func() { g.stop(cause, true) })
+		case GuestMigrate:
+			if g.ck == nil || g.ck.hasFailed() {
+				why := cause + " (its job asked for no checkpoints)"
+				if g.ck != nil {
+					why = cause + " (" + g.ck.hasFailedWhy() + ")"
+				}
+				if p.Fallback == GuestShare {
+					g.treat(GuestShare, p.Share, why)
+					continue
+				}
+				stops = append(stops, d.killGuest(cl, g, why))
+				continue
+			}
+			stops = append(stops, func() {
+				go g.migrate(cause, func(why string) {
+					if p.Fallback == GuestShare {
+						g.treat(GuestShare, p.Share, why)
+						return
+					}
+					d.killGuest(cl, g, why)()
+				})
+			})
+		case GuestKill:
+			stops = append(stops, d.killGuest(cl, g, cause))
 		default:
+			if p.Donating && g.ck != nil {
+				g.ck.clearFailure() // the owner's next return tries again
+			}
 			g.treat(p.Action, p.Share, cause)
 		}
 	}
 	return stops
+}
+
+// killGuest returns the function that stops cl's guest for the owner.
+func (d *donor) killGuest(cl *claim, g *guest, cause string) func() {
+	action := "killed: " + cause
+	g.setAction(action)
+	d.log.Info("stopping guest", "job", cl.jobID, "task", cl.taskID, "home", cl.remote, "action", action)
+	return func() { g.stop(cause, true) }
 }
 
 // shutdown stops every guest because the daemon is stopping, then waits for

@@ -259,6 +259,12 @@ func TestDonorOffer(t *testing.T) {
 func TestDonorOfferReasonOnly(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		f := newDonorFixture(t, DonorOptions{Enabled: true})
+		// The fixture's first offer may already be out, idle for another
+		// reason: come back to idle from another state, which is
+		// republished at once.
+		synctest.Wait()
+		f.d.setPresence(Presence{State: wire.StateOwner, Reason: "keyboard used", Action: GuestKill})
+		synctest.Wait()
 		f.d.setPresence(Presence{Donating: true, State: wire.StateIdle, Reason: "idle for 12 s"})
 		synctest.Wait()
 		o, seq := f.mesh.lastOffer()

@@ -14,9 +14,10 @@ import (
 type guest struct {
 	d      *donor
 	stream wire.Stream
-	conn   *wire.Conn      // the task stream, to tell the home what was done
-	ready  <-chan struct{} // closed once Started is sent: GuestState comes after
-	limits Limits          // caps from the start; share mode lowers them
+	conn   *wire.Conn       // the task stream, to tell the home what was done
+	ready  <-chan struct{}  // closed once Started is sent: GuestState comes after
+	limits Limits           // caps from the start; share mode lowers them
+	ck     *guestCheckpoint // nil when the task's job asked for no checkpoints
 
 	mu        sync.Mutex
 	info      Guest

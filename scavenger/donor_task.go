@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -34,6 +35,7 @@ type donorTask struct {
 	log    *slog.Logger
 	spec   *wire.TaskSpec
 	cl     *claim
+	resume ResumeTiming // how the image came back, when the task resumes
 }
 
 // serveTask runs one task stream from remote to its end.
@@ -83,7 +85,13 @@ func (t *donorTask) serve() error {
 	// Bounded by the lease: a transfer this task waits for that takes
 	// longer is stuck, and so is the home that waits for this task.
 	wctx, cancel := context.WithTimeout(context.Background(), d.streamIdle())
-	have, need, err := cache.acquire(wctx, spec.Inputs, d.now())
+	wanted := spec.Inputs
+	if r := spec.Resume; r != nil {
+		// The image travels like an input, and is cached like one: a task
+		// that comes back here finds it.
+		wanted = append(slices.Clip(wanted), wire.FileRef{Name: resumeImageName, SHA256: r.SHA256, Size: r.Size})
+	}
+	have, need, err := cache.acquire(wctx, wanted, d.now())
 	cancel()
 	if err != nil {
 		return fmt.Errorf("waiting for an input another task is receiving: %w", err)
@@ -97,8 +105,9 @@ func (t *donorTask) serve() error {
 	if err := t.c.Send(&wire.Need{SHA256: need}); err != nil {
 		return err
 	}
+	received := time.Now()
 	refs := map[string]wire.FileRef{}
-	for _, r := range spec.Inputs {
+	for _, r := range wanted {
 		if _, ok := refs[r.SHA256]; !ok {
 			refs[r.SHA256] = r
 		}
@@ -119,11 +128,43 @@ func (t *donorTask) serve() error {
 		stored++
 	}
 
+	if r := spec.Resume; r != nil {
+		t.resume = ResumeTiming{Backend: r.Backend, Bytes: r.Size}
+		if slices.Contains(need, r.SHA256) {
+			t.resume.Receive = time.Since(received)
+		}
+	}
 	dir := filepath.Join(workDir, fmt.Sprintf("%s-%s-%s", spec.JobID, spec.TaskID, cl.id))
+	if spec.Checkpoint == wire.BackendCRIU {
+		dir = filepath.Join(criuRoot, filepath.Base(dir))
+		if err := os.MkdirAll(criuRoot, 0o711); err != nil {
+			return fmt.Errorf("task dir: %w", err)
+		}
+	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return fmt.Errorf("task dir: %w", err)
 	}
-	defer removeTaskDir(dir, t.log)
+	defer func() { removeTaskDir(dir, t.log) }() // dir changes when a criu task resumes
+	if r := spec.Resume; r != nil {
+		unpackStart := time.Now()
+		taskDir, images, err := t.resumeImage(cache.path(r.SHA256), dir)
+		t.resume.Unpack = time.Since(unpackStart)
+		if err != nil {
+			t.log.Warn("cannot resume from the checkpoint image", "err", err)
+			return t.finish(&wire.Exit{Code: -1, Preempted: true, ResumeFailed: wire.CleanText(err.Error(), wire.MaxReasonLen),
+				Reason: "the checkpoint image was rejected", UnixMs: time.Now().UnixMilli()}, "")
+		}
+		if taskDir != dir {
+			removeTaskDir(dir, t.log)
+			dir = taskDir
+		}
+		if images != "" {
+			defer os.RemoveAll(images)
+			cache.release(pinned)
+			pinned = nil
+			return t.runGuest(dir, images)
+		}
+	}
 	for _, r := range spec.Inputs {
 		dst := filepath.Join(dir, filepath.FromSlash(r.Name))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -135,7 +176,7 @@ func (t *donorTask) serve() error {
 	}
 	cache.release(pinned)
 	pinned = nil
-	return t.runGuest(dir)
+	return t.runGuest(dir, "")
 }
 
 // check applies the donor's limits to the spec, before any byte moves.
@@ -157,6 +198,12 @@ func (t *donorTask) check() error {
 			return fmt.Errorf("inputs exceed max_input %s of this donor", humanBytes(uint64(t.d.maxInput)))
 		}
 	}
+	if r := t.spec.Resume; r != nil && r.Size > max(t.d.maxInput, wire.MaxImageBytes) {
+		return fmt.Errorf("checkpoint image of %s is too large", humanBytes(uint64(r.Size)))
+	}
+	if err := t.checkCheckpoint(); err != nil {
+		return err
+	}
 	_, err := t.env("")
 	return err
 }
@@ -168,6 +215,10 @@ func (t *donorTask) env(dir string) ([]string, error) {
 		HomePeer: t.remote, HostPeer: t.d.e.opts.Mesh.ID(),
 	}, dir, t.spec.Env)
 }
+
+// resumeImageName is how the resume image is named in the transfer; it is
+// never placed in the task dir.
+const resumeImageName = "checkpoint.img"
 
 // refusal says why a claimed task may no longer start, or "".
 func (d *donor) refusal(cl *claim) string {
@@ -223,18 +274,25 @@ func (t *donorTask) finish(exit *wire.Exit, dir string) error {
 	return nil
 }
 
-// runGuest starts the process in dir, serves the stream while it runs and
-// reports how it ended.
-func (t *donorTask) runGuest(dir string) error {
+// runGuest starts the process in dir (or restores it from criuImages),
+// serves the stream while it runs and reports how it ended.
+func (t *donorTask) runGuest(dir, criuImages string) error {
 	d, spec := t.d, t.spec
 	env, err := t.env(dir)
 	if err != nil {
 		return err
 	}
+	ck := t.newGuestCheckpoint(dir)
+	if ck != nil && ck.backend == wire.BackendSignal {
+		if err := os.MkdirAll(ck.dir, 0o700); err != nil {
+			return fmt.Errorf("checkpoint folder: %w", err)
+		}
+		env = append(env, ck.env(spec.Resume != nil)...)
+	}
 	// The guest may write before Start returns; its output waits for
 	// Started so the home always sees Started first.
 	ready := make(chan struct{})
-	g := &guest{d: d, stream: t.s.Stream, conn: t.c, ready: ready, limits: d.guestLimits(t.cl),
+	g := &guest{d: d, stream: t.s.Stream, conn: t.c, ready: ready, limits: d.guestLimits(t.cl), ck: ck,
 		info: Guest{JobID: spec.JobID, TaskID: spec.TaskID, HomePeer: t.remote, Argv: spec.Argv}}
 	d.mu.Lock()
 	if why := d.refusalLocked(t.cl); why != "" {
@@ -253,15 +311,31 @@ func (t *donorTask) runGuest(dir string) error {
 	if d.e.opts.HomeDir != "" {
 		hide = append(hide, d.e.opts.HomeDir)
 	}
-	proc, err := d.e.opts.Executor.Start(context.Background(), ExecSpec{
-		Argv:   spec.Argv,
-		Dir:    dir,
-		Env:    env,
-		Stdout: &outputWriter{c: t.c, lost: lost, log: t.log, ready: ready},
-		Stderr: &outputWriter{c: t.c, stderr: true, lost: lost, log: t.log, ready: ready},
-		Hide:   hide,
-		Limits: g.limits,
-	})
+	es := ExecSpec{
+		Argv:       spec.Argv,
+		Dir:        dir,
+		Env:        env,
+		Stdout:     &outputWriter{c: t.c, lost: lost, log: t.log, ready: ready},
+		Stderr:     &outputWriter{c: t.c, stderr: true, lost: lost, log: t.log, ready: ready},
+		Hide:       hide,
+		Limits:     g.limits,
+		Migratable: spec.Checkpoint == wire.BackendCRIU,
+	}
+	var proc Process
+	startedAt := time.Now()
+	if criuImages != "" {
+		m, _ := d.migrator() // checked before the task was accepted
+		proc, err = m.Restore(context.Background(), es, criuImages)
+		if err != nil {
+			close(ready)
+			t.log.Warn("criu restore failed", "err", err)
+			t.s.setIdle(d.streamIdle())
+			return t.finish(&wire.Exit{Code: -1, Preempted: true, ResumeFailed: wire.CleanText(err.Error(), wire.MaxReasonLen),
+				Reason: "the checkpoint could not be restored here", UnixMs: time.Now().UnixMilli()}, "")
+		}
+	} else {
+		proc, err = d.e.opts.Executor.Start(context.Background(), es)
+	}
 	if err != nil {
 		close(ready)
 		t.log.Info("guest did not start", "err", err)
@@ -269,6 +343,11 @@ func (t *donorTask) runGuest(dir string) error {
 		return t.finish(&wire.Exit{Code: 127, Error: wire.CleanText("start: "+err.Error(), wire.MaxReasonLen), UnixMs: time.Now().UnixMilli()}, "")
 	}
 	started := time.Now()
+	if spec.Resume != nil {
+		t.resume.Restore = started.Sub(startedAt)
+		d.e.stats().guestResumed(t.resume)
+		t.log.Info("guest resumed", "receive", t.resume.Receive, "unpack", t.resume.Unpack, "restore", t.resume.Restore, "bytes", t.resume.Bytes)
+	}
 	g.started(proc, started)
 	d.changed()
 	t.log.Info("guest started", "pid", proc.Pid(), "argv", spec.Argv)
@@ -277,6 +356,12 @@ func (t *donorTask) runGuest(dir string) error {
 	}
 	close(ready)
 	go t.readControl(g)
+	pctx, stopPeriodic := context.WithCancel(context.Background())
+	periodicDone := make(chan struct{})
+	go func() {
+		defer close(periodicDone)
+		t.periodic(pctx, g, ck)
+	}()
 	if spec.TimeoutMs > 0 {
 		limit := time.Duration(spec.TimeoutMs) * time.Millisecond
 		timer := time.AfterFunc(limit, func() {
@@ -287,7 +372,16 @@ func (t *donorTask) runGuest(dir string) error {
 	}
 
 	st, werr := proc.Wait()
+	if ck != nil {
+		close(ck.exited)
+	}
+	stopPeriodic()
+	<-periodicDone
 	d.releaseClaim(t.cl) // the slots are free as soon as the process is gone
+	image, manifest, why := t.finalImage(ck, st)
+	if image != "" {
+		defer os.Remove(image)
+	}
 	reason, preempted, gone := g.outcome()
 	d.e.stats().guestExited(st.CPU, preempted)
 	t.log.Info("guest exited", "code", st.Code, "signal", st.Signal, "reason", reason, "cpu", st.CPU)
@@ -295,6 +389,25 @@ func (t *donorTask) runGuest(dir string) error {
 		return nil // the stream is reset: nobody to report to
 	}
 	t.s.setIdle(d.streamIdle())
+	if image != "" {
+		sendStart := time.Now()
+		var size int64
+		if fi, err := os.Stat(image); err == nil {
+			size = fi.Size()
+		}
+		if err := t.shipImage(ck, image, manifest, time.Now(), true); err != nil {
+			t.log.Warn("checkpoint not sent home", "err", err)
+			return nil // the stream is broken: the home resumes from what it has
+		}
+		ck.mu.Lock()
+		timing := ck.timing
+		ck.mu.Unlock()
+		timing.Send, timing.Bytes = time.Since(sendStart), size
+		d.e.stats().guestMigrated(timing)
+		t.log.Info("guest migrated", "freeze", timing.Freeze, "dump", timing.Dump, "pack", timing.Pack, "send", timing.Send, "bytes", timing.Bytes)
+	} else if why != "" && preempted {
+		reason += " (" + why + ")"
+	}
 	exit := &wire.Exit{
 		Code: st.Code, Signal: st.Signal, Preempted: preempted, Reason: wire.CleanText(reason, wire.MaxReasonLen),
 		UnixMs: time.Now().UnixMilli(), CPUMs: st.CPU.Milliseconds(),

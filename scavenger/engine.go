@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/scavenge/scavenge/policy"
@@ -44,6 +45,9 @@ type DonorOptions struct {
 	MaxInput    int64    // bytes of inputs per task
 	MaxOutput   int64    // bytes of output files per task
 	Checkpoint  []string // backends to advertise
+	// CheckpointEvery checkpoints guests whose job asked for a backend
+	// but no interval; 0 = only when they leave.
+	CheckpointEvery time.Duration
 }
 
 // HomeOptions configure the home side.
@@ -99,6 +103,7 @@ func (e *Engine) ID() string { return e.opts.Mesh.ID() }
 func (e *Engine) Status() Status {
 	s := e.donor.status()
 	s.ID, s.Name, s.Addrs = e.opts.Mesh.ID(), e.opts.Name, e.opts.Mesh.Addrs()
+	s.Checkpoint = slices.Clone(e.opts.Donor.Checkpoint)
 	return s
 }
 

@@ -25,6 +25,26 @@ type ExecSpec struct {
 	// Limits caps the guest from its first instruction on, where the OS
 	// can (cgroups); zero fields mean no cap.
 	Limits Limits
+	// Migratable starts the guest so that criu can dump it and restore it
+	// on another machine (Migrator): its own PID namespace (criu restores
+	// exact PIDs), its own session, no tty, and stdio on pipes.
+	Migratable bool
+}
+
+// Migrator is an Executor that can checkpoint guests with criu and bring
+// them back. The donor uses it when a job asked for the criu backend and
+// the machine's criu works.
+type Migrator interface {
+	// Dump writes a criu image of p (started Migratable by this executor)
+	// into imagesDir. With leaveRunning the guest goes on afterwards (a
+	// periodic checkpoint); without, it is dead once Dump returns nil and
+	// its Wait returns. A guest frozen before Dump stays frozen while
+	// criu works, so the owner keeps the CPU.
+	Dump(ctx context.Context, p Process, imagesDir string, leaveRunning bool) error
+	// Restore brings back the guest dumped in imagesDir as spec says
+	// (Dir must be where it was dumped; Stdout, Stderr, Limits as for
+	// Start) and returns it running, in a cgroup of its own.
+	Restore(ctx context.Context, spec ExecSpec, imagesDir string) (Process, error)
 }
 
 // Limits are caps on a guest's resources.

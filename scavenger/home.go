@@ -298,6 +298,19 @@ func checkRequest(req *SubmitRequest) ([]inputFile, error) {
 	if req.WaitTimeout < 0 {
 		errs = append(errs, fmt.Errorf("wait timeout %s is negative", req.WaitTimeout))
 	}
+	switch req.Checkpoint {
+	case "", "none":
+		if req.CheckpointEvery != 0 {
+			errs = append(errs, fmt.Errorf("checkpoint_every %s without a checkpoint backend", req.CheckpointEvery))
+		}
+	case wire.BackendCRIU, wire.BackendSignal:
+		req.Requirements.Checkpoint = req.Checkpoint
+		if req.CheckpointEvery < 0 {
+			errs = append(errs, fmt.Errorf("checkpoint_every %s is negative", req.CheckpointEvery))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("checkpoint %q is not criu, signal or none", req.Checkpoint))
+	}
 	for _, g := range req.Outputs {
 		if _, err := path.Match(g, ""); err != nil {
 			errs = append(errs, fmt.Errorf("output glob %q: %w", g, err))
@@ -376,7 +389,16 @@ func taskSpec(req SubmitRequest, inputs []inputFile, claimID string, k taskKey) 
 	argv, env := taskCommand(req, k.task)
 	return &wire.TaskSpec{ClaimID: claimID, JobID: k.job, TaskID: k.task, Argv: argv, Env: env,
 		Inputs: refs, Outputs: req.Outputs, CPUs: needCPUs(req.Requirements), MemoryBytes: req.Requirements.MemoryBytes,
-		TimeoutMs: req.TaskTimeout.Milliseconds()}
+		TimeoutMs: req.TaskTimeout.Milliseconds(), Checkpoint: checkpointBackend(req), CheckpointEveryMs: req.CheckpointEvery.Milliseconds()}
+}
+
+// checkpointBackend is the backend req's tasks are checkpointed with, ""
+// for none.
+func checkpointBackend(req SubmitRequest) string {
+	if req.Checkpoint == "none" {
+		return ""
+	}
+	return req.Checkpoint
 }
 
 // jobs lists the stored jobs, newest first.

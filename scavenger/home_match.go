@@ -109,6 +109,9 @@ func unfit(o *wire.Offer, freeCPUs int, freeMem uint64, r Requirements) string {
 	if len(missing) > 0 {
 		return fmt.Sprintf("does not match (missing label %s)", strings.Join(missing, ", "))
 	}
+	if r.Checkpoint != "" && !slices.Contains(o.Checkpoint, r.Checkpoint) {
+		return fmt.Sprintf("does not match (cannot checkpoint with %s)", r.Checkpoint)
+	}
 	if need := needCPUs(r); freeCPUs < need {
 		if need == 1 {
 			return fmt.Sprintf("busy (%d of %d slots free)", freeCPUs, o.CPUs)

@@ -32,6 +32,7 @@ type taskRun struct {
 	claimID string
 	lease   time.Duration
 	started bool // the donor said Started (set and read by the attempt's goroutine)
+	resumed bool // it resumes from a checkpoint (set before the attempt talks)
 	// released: the slot was given back to the scheduler (guarded by home.mu).
 	released bool
 	// cancelled is the user's reason once cancel was asked (guarded by
@@ -72,6 +73,8 @@ type attemptResult struct {
 	reason  string
 	outputs []string // files written under OutDir
 	digest  string   // of the result (exit code, stdout, output files), for replicas
+	// migrated: the task left with a checkpoint, to resume elsewhere.
+	migrated bool
 }
 
 // attempt is the state of one task stream.
@@ -91,6 +94,12 @@ type attempt struct {
 	// is a stranger, and this home's disk is not its to fill.
 	receivedFiles int
 	receivedBytes int64
+	// resume is the checkpoint this attempt resumes from (nil: from
+	// scratch); finalImage is set once the donor sent the image the task
+	// left with.
+	resume     *TaskCheckpoint
+	image      *inputFile // the image of resume, sent like an input
+	finalImage bool
 }
 
 // Caps on what one attempt may send home (home.outputCap): output files
@@ -133,6 +142,9 @@ func (h *home) runTask(ctx context.Context, r *taskRun) attemptResult {
 
 	a := &attempt{h: h, r: r, log: log, conn: wire.NewConn(s), inputs: inputsOf(inputs, r.key.task), logs: logs, result: sha256.New(),
 		started: make(chan struct{})}
+	if ck, image := h.resumePoint(r); ck != nil {
+		a.resume, a.image, r.resumed = ck, image, true
+	}
 	done, ctlExited := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(ctlExited)
@@ -189,18 +201,25 @@ func (a *attempt) control(s wire.Stream, done <-chan struct{}) {
 // converse runs the protocol from the spec to Done.
 func (a *attempt) converse(ctx context.Context) attemptResult {
 	spec := taskSpec(a.r.req, a.inputs, a.r.claimID, a.r.key)
+	if ck := a.resume; ck != nil {
+		spec.Resume = &wire.Resume{Backend: ck.Backend, ID: ck.ID, SHA256: ck.SHA256, Size: ck.Size}
+	}
 	if err := a.conn.Send(spec); err != nil {
 		return a.broken(ctx, err, nil)
 	}
 	var exit *wire.Exit
 	var outputs []string
+	var next wire.Message // read already, by a checkpoint cut short
 	sentInputs, started := false, false
 	for {
-		m, err := a.conn.Recv()
-		if err != nil {
-			res := a.broken(ctx, err, exit)
-			res.outputs = outputs
-			return res
+		m := next
+		if next = nil; m == nil {
+			var err error
+			if m, err = a.conn.Recv(); err != nil {
+				res := a.broken(ctx, err, exit)
+				res.outputs = outputs
+				return res
+			}
 		}
 		switch m := m.(type) {
 		case *wire.Need:
@@ -225,6 +244,15 @@ func (a *attempt) converse(ctx context.Context) attemptResult {
 			a.h.markStarted(a.r, m)
 		case *wire.Output:
 			a.output(m)
+		case *wire.Checkpoint:
+			if !started || exit != nil {
+				return a.protocol(m, exit)
+			}
+			res, ok, after := a.receiveCheckpoint(ctx, m)
+			if !ok {
+				return res
+			}
+			next = after
 		case *wire.Exit:
 			if exit != nil {
 				return a.protocol(m, exit)
@@ -269,9 +297,18 @@ func (a *attempt) converse(ctx context.Context) attemptResult {
 // exited classifies a reported exit.
 func (a *attempt) exited(exit *wire.Exit, outputs []string) attemptResult {
 	a.h.e.stats().receivedCPU(exit.CPUMs)
+	if exit.ResumeFailed != "" {
+		why := fmt.Sprintf("checkpoint image rejected by %s, starting over: %s", a.r.cand.name, exit.ResumeFailed)
+		a.h.dropCheckpoint(a.r.key, why)
+		return attemptResult{end: endPreempted, exit: exit, reason: why}
+	}
 	if exit.Preempted {
-		return attemptResult{end: endPreempted, exit: exit, outputs: outputs,
-			reason: fmt.Sprintf("preempted on %s: %s", a.r.cand.name, exit.Reason)}
+		verb := "preempted on"
+		if a.finalImage {
+			verb = "migrated from"
+		}
+		return attemptResult{end: endPreempted, exit: exit, outputs: outputs, migrated: a.finalImage,
+			reason: fmt.Sprintf("%s %s: %s", verb, a.r.cand.name, exit.Reason)}
 	}
 	fmt.Fprintf(a.result, "exit %d %s\n", exit.Code, exit.Signal)
 	return attemptResult{end: endExited, exit: exit, outputs: outputs, digest: hex.EncodeToString(a.result.Sum(nil))}
@@ -291,6 +328,13 @@ func (a *attempt) broken(ctx context.Context, err error, exit *wire.Exit) attemp
 	return attemptResult{end: endLost, reason: fmt.Sprintf("lost %s: %v", a.r.cand.name, err)}
 }
 
+// protocolf fails the attempt on a broken promise of the donor.
+func (a *attempt) protocolf(format string, args ...any) attemptResult {
+	reason := fmt.Sprintf(format, args...)
+	a.log.Warn("protocol error", "err", reason)
+	return attemptResult{end: endFailed, reason: reason}
+}
+
 // protocol fails the attempt on a message out of place.
 func (a *attempt) protocol(m wire.Message, exit *wire.Exit) attemptResult {
 	a.log.Warn("protocol error", "got", m.Kind())
@@ -303,6 +347,9 @@ func (a *attempt) sendInputs(ctx context.Context, need *wire.Need) (attemptResul
 	bySHA := map[string]inputFile{}
 	for _, f := range a.inputs {
 		bySHA[f.SHA] = f
+	}
+	if a.image != nil {
+		bySHA[a.image.SHA] = *a.image
 	}
 	for _, sha := range need.SHA256 {
 		f, ok := bySHA[sha]
@@ -432,6 +479,9 @@ func (h *home) markStarted(r *taskRun, m *wire.Started) {
 			return errSkip
 		}
 		t.Attempts++
+		if r.resumed {
+			t.Moves++
+		}
 		t.State, t.Peer, t.PeerName, t.Started, t.Reason = StateRunning, r.cand.peer, r.cand.name, now, ""
 		t.ExitCode, t.Signal, t.Finished = nil, "", time.Time{}
 		settleJob(j, now)
@@ -509,6 +559,7 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 		h.hub.publish(Event{Type: EventOutputs, JobID: r.key.job, TaskID: r.key.task, Files: res.outputs})
 	}
 	requeued, failedHere, elsewhere := false, false, ""
+	dropImage := ""
 	j, err := h.st.update(r.key.job, func(j *Job) error {
 		t := findTask(j, r.key.task)
 		if t == nil || t.State.Final() {
@@ -524,6 +575,9 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 			t.ExitCode, t.Signal = &code, e.Signal
 		}
 		t.Outputs = res.outputs
+		if res.end == endPreempted || res.end == endLost {
+			t.WorkLost += workLost(t, t.Started, now, res.migrated)
+		}
 		switch {
 		case cancelled != "":
 			t.State, t.Reason = StateCancelled, cancelled
@@ -544,6 +598,9 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 			t.State, t.Reason = StateDone, res.exit.Reason
 		case res.end == endFailed:
 			t.State, t.Reason = StateFailed, res.reason
+		case res.migrated:
+			// Moved with its work: not a preemption, and no retry is used.
+			t.State, t.Reason, requeued = StateQueued, res.reason, true
 		default: // preempted or lost: not the task's fault
 			if res.end == endPreempted {
 				t.Preemptions++
@@ -558,12 +615,18 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 		}
 		if t.State.Final() {
 			t.Finished = now
+			if t.Checkpoint != nil {
+				dropImage = h.checkpointPath(r.key, t.Checkpoint.SHA256)
+			}
 		}
 		settleJob(j, now)
 		return nil
 	})
 	if err != nil && !errors.Is(err, errSkip) {
 		h.log.Error("recording a task's end", "job", r.key.job, "task", r.key.task, "err", err)
+	}
+	if dropImage != "" && err == nil {
+		os.Remove(dropImage) // the record keeps its description, for status
 	}
 
 	h.mu.Lock()

@@ -151,6 +151,13 @@ func (p *presence) toPresence(d policy.Decision) Presence {
 	default:
 		pr.State = wire.StateOwner
 	}
+	if pr.Action == GuestMigrate {
+		pr.Fallback = GuestKill
+		if d.Fallback == policy.ActionShare {
+			pr.Fallback = GuestShare
+			pr.Share = Limits{CPUs: p.e.opts.Policy.OnReturn.Share.CPUs, MemoryBytes: p.e.opts.Policy.OnReturn.Share.MemoryBytes}
+		}
+	}
 	if pr.Action == GuestMigrate && !p.migrate {
 		pr.Action = GuestAction(d.Fallback)
 		pr.GuestNote = "no checkpoint backend to migrate with: " + d.Fallback.String() + " instead"

@@ -34,10 +34,14 @@ type Stats struct {
 	TasksPreempted uint64    `json:"tasks_preempted"` // of which stopped for the owner
 	TasksMigrated  uint64    `json:"tasks_migrated"`  // checkpointed and moved on
 	// CPU seconds used by guests here, and by this home's tasks elsewhere.
-	CPUDonatedSeconds  float64          `json:"cpu_donated_seconds"`
-	CPUReceivedSeconds float64          `json:"cpu_received_seconds"`
-	Reaction           Histogram        `json:"reaction"`
-	History            []PresenceChange `json:"history"` // oldest first, the last HistoryWindow
+	CPUDonatedSeconds  float64   `json:"cpu_donated_seconds"`
+	CPUReceivedSeconds float64   `json:"cpu_received_seconds"`
+	Reaction           Histogram `json:"reaction"`
+	// The last guest that left here with a checkpoint, and the last one
+	// that resumed here from one: where the time went.
+	LastMigration *MigrationTiming `json:"last_migration,omitempty"`
+	LastResume    *ResumeTiming    `json:"last_resume,omitempty"`
+	History       []PresenceChange `json:"history"` // oldest first, the last HistoryWindow
 }
 
 // Histogram counts observations (seconds) into cumulative buckets.
@@ -46,6 +50,25 @@ type Histogram struct {
 	Counts []uint64  `json:"counts"` // observations <= Bounds[i] (cumulative)
 	Count  uint64    `json:"count"`
 	Sum    float64   `json:"sum"`
+}
+
+// MigrationTiming is how long each step of a guest's departure took.
+type MigrationTiming struct {
+	Backend string        `json:"backend"`
+	Bytes   int64         `json:"bytes"`  // the image
+	Freeze  time.Duration `json:"freeze"` // the owner's return to the guest frozen (criu)
+	Dump    time.Duration `json:"dump"`   // criu's dump, or the task saving itself (signal)
+	Pack    time.Duration `json:"pack"`   // the image written
+	Send    time.Duration `json:"send"`   // the image sent home
+}
+
+// ResumeTiming is how long each step of a guest's return took.
+type ResumeTiming struct {
+	Backend string        `json:"backend"`
+	Bytes   int64         `json:"bytes"`
+	Receive time.Duration `json:"receive"` // the image from the home (0 when cached)
+	Unpack  time.Duration `json:"unpack"`
+	Restore time.Duration `json:"restore"` // criu's restore, or the task's start (signal)
 }
 
 // PresenceChange is one change of the policy's state.
@@ -65,6 +88,8 @@ type statsRecorder struct {
 	migrated  uint64
 	donated   time.Duration
 	received  time.Duration
+	lastMig   *MigrationTiming
+	lastRes   *ResumeTiming
 	reaction  Histogram
 	history   []PresenceChange
 	// decidedAt is when the policy last changed what guests get; the next
@@ -157,6 +182,27 @@ func (s *statsRecorder) guestExited(cpu time.Duration, preempted bool) {
 	s.donated += cpu
 }
 
+// guestMigrated counts a guest that left with a checkpoint.
+func (s *statsRecorder) guestMigrated(t MigrationTiming) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.migrated++
+	s.lastMig = &t
+}
+
+// guestResumed records how a guest came back from a checkpoint.
+func (s *statsRecorder) guestResumed(t ResumeTiming) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.lastRes = &t
+}
+
 // receivedCPU counts CPU a donor reported for one of this home's tasks.
 func (s *statsRecorder) receivedCPU(ms int64) {
 	if s == nil || ms <= 0 {
@@ -182,6 +228,7 @@ func (s *statsRecorder) snapshot() Stats {
 		Time: now, TasksRun: s.run, TasksPreempted: s.preempted, TasksMigrated: s.migrated,
 		CPUDonatedSeconds: s.donated.Seconds(), CPUReceivedSeconds: s.received.Seconds(),
 		Reaction: r, History: append([]PresenceChange{}, s.history...),
+		LastMigration: s.lastMig, LastResume: s.lastRes,
 	}
 	if n := len(s.history); n > 0 {
 		st.State = s.history[n-1].State

@@ -73,6 +73,19 @@ func sendReader(c *wire.Conn, name string, r io.Reader, sha string, size int64, 
 	if err := c.Send(&wire.FileHeader{Name: name, SHA256: sha, Size: size, Mode: mode}); err != nil {
 		return err
 	}
+	got, err := sendChunks(c, name, r, size)
+	if err != nil {
+		return err
+	}
+	if got != sha {
+		return fmt.Errorf("%s changed while sending: %w", name, errSHA256Mismatch)
+	}
+	return nil
+}
+
+// sendChunks sends exactly size bytes of r as Chunk frames and returns
+// their SHA-256.
+func sendChunks(c *wire.Conn, name string, r io.Reader, size int64) (string, error) {
 	h := sha256.New()
 	buf := make([]byte, min(size, wire.ChunkSize))
 	var sent int64
@@ -81,27 +94,24 @@ func sendReader(c *wire.Conn, name string, r io.Reader, sha string, size int64, 
 		if n > 0 {
 			h.Write(buf[:n])
 			if err := c.Send(&wire.Chunk{Data: buf[:n]}); err != nil {
-				return err
+				return "", err
 			}
 			sent += int64(n)
 		}
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return fmt.Errorf("%s shrank while sending: %d of %d bytes", name, sent, size)
+			return "", fmt.Errorf("%s shrank while sending: %d of %d bytes", name, sent, size)
 		}
 		if err != nil {
-			return fmt.Errorf("read %s: %w", name, err)
+			return "", fmt.Errorf("read %s: %w", name, err)
 		}
 	}
-	// The receiver already has all it expects; these checks only tell the
+	// The receiver already has all it expects; this check only tells the
 	// sender that what it sent is not the file it hashed.
 	var one [1]byte
 	if n, _ := r.Read(one[:]); n > 0 {
-		return fmt.Errorf("%s grew while sending: more than %d bytes", name, size)
+		return "", fmt.Errorf("%s grew while sending: more than %d bytes", name, size)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != sha {
-		return fmt.Errorf("%s changed while sending: %w", name, errSHA256Mismatch)
-	}
-	return nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // receiveFile reads exactly h.Size bytes of Chunk frames and writes them to

@@ -30,11 +30,12 @@ const (
 	KindDone
 	KindError
 	KindGuestState
+	KindCheckpoint
 	kindEnd
 )
 
 var kindNames = [...]string{"", "claim-request", "claim-response", "task-spec", "need", "file-header",
-	"chunk", "output", "started", "renew", "cancel", "exit", "done", "error", "guest-state"}
+	"chunk", "output", "started", "renew", "cancel", "exit", "done", "error", "guest-state", "checkpoint"}
 
 func (k Kind) String() string {
 	if k > 0 && k < kindEnd {
@@ -99,6 +100,9 @@ func (*Error) Kind() Kind { return KindError }
 // Kind implements Message.
 func (*GuestState) Kind() Kind { return KindGuestState }
 
+// Kind implements Message.
+func (*Checkpoint) Kind() Kind { return KindCheckpoint }
+
 func newMessage(k Kind) (Message, error) {
 	switch k {
 	case KindClaimRequest:
@@ -129,6 +133,8 @@ func newMessage(k Kind) (Message, error) {
 		return &Error{}, nil
 	case KindGuestState:
 		return &GuestState{}, nil
+	case KindCheckpoint:
+		return &Checkpoint{}, nil
 	}
 	return nil, fmt.Errorf("%w %d", ErrUnknownKind, byte(k))
 }

@@ -33,6 +33,10 @@ func validMessages() []Message {
 		&Done{},
 		&Error{Message: "claim expired"},
 		&GuestState{State: GuestSuspended, Reason: "owner returned"},
+		&Checkpoint{Backend: BackendCRIU, ID: sha, SHA256: sha, Size: 1 << 20, Final: true, UnixMs: 9},
+		&TaskSpec{ClaimID: "c2", JobID: "j1", TaskID: "1", Argv: []string{"./count"}, Checkpoint: BackendSignal,
+			CheckpointEveryMs: 60000, Resume: &Resume{Backend: BackendSignal, ID: sha, SHA256: sha, Size: 300}},
+		&Exit{Code: -1, Preempted: true, ResumeFailed: "corrupt checkpoint image"},
 	}
 }
 

@@ -20,6 +20,9 @@ const (
 	MaxIDLen       = 128
 	MaxLabels      = 64
 	MaxOutputGlobs = 256
+	// MaxImageBytes caps a checkpoint image: a criu dump of a guest of
+	// up to 16 GiB of memory, compressed, plus its files.
+	MaxImageBytes = 17 << 30
 )
 
 // ErrInvalid wraps every validation failure of a decoded message.
@@ -72,7 +75,44 @@ type TaskSpec struct {
 	CPUs        int               `json:"cpus,omitempty"`
 	MemoryBytes uint64            `json:"mem,omitempty"`
 	TimeoutMs   int64             `json:"timeout_ms,omitempty"`
+	// Checkpoint is the backend the task may be checkpointed with
+	// ("criu" or "signal"; "" for none), CheckpointEveryMs how often
+	// (0: only when the owner returns).
+	Checkpoint        string `json:"checkpoint,omitempty"`
+	CheckpointEveryMs int64  `json:"checkpoint_every_ms,omitempty"`
+	// Resume, when set, starts the task from a checkpoint image instead
+	// of from scratch. The image travels like an input: the donor lists
+	// its SHA-256 in Need when it lacks it.
+	Resume *Resume `json:"resume,omitempty"`
 }
+
+// Resume names the checkpoint image a task resumes from.
+type Resume struct {
+	Backend string `json:"backend"` // "criu" or "signal"
+	ID      string `json:"id"`      // the image's manifest ID
+	SHA256  string `json:"sha256"`  // of the image file
+	Size    int64  `json:"size"`
+}
+
+// Checkpoint announces a checkpoint image of the running task (donor ->
+// home); its bytes follow as Chunk frames summing to Size, which may be
+// interleaved with Output and GuestState frames. Final images are taken
+// as the guest leaves: an Exit with Preempted follows, and the home
+// resumes the task from the image elsewhere.
+type Checkpoint struct {
+	Backend string `json:"backend"`
+	ID      string `json:"id"`     // the image's manifest ID
+	SHA256  string `json:"sha256"` // of the image file
+	Size    int64  `json:"size"`
+	Final   bool   `json:"final,omitempty"`
+	UnixMs  int64  `json:"at"` // when the state was captured
+}
+
+// Checkpoint backends a task may ask for.
+const (
+	BackendCRIU   = "criu"
+	BackendSignal = "signal"
+)
 
 // Need lists the inputs (by SHA-256) the donor lacks and wants sent (donor -> home).
 type Need struct {
@@ -122,6 +162,10 @@ type Exit struct {
 	Error     string `json:"error,omitempty"` // the task could not run at all
 	UnixMs    int64  `json:"at"`
 	CPUMs     int64  `json:"cpu_ms,omitempty"` // user+system CPU time of the task
+	// ResumeFailed says why the task's checkpoint image could not be
+	// resumed here (corrupt, truncated, criu refused it): the home starts
+	// the task over instead of sending the image again.
+	ResumeFailed string `json:"resume_failed,omitempty"`
 }
 
 // GuestState says what the donor's owner policy did to the running task
@@ -246,7 +290,45 @@ func (m *TaskSpec) Validate() error {
 	if m.TimeoutMs < 0 {
 		errs = append(errs, errors.New("timeout is negative"))
 	}
+	switch m.Checkpoint {
+	case "", BackendCRIU, BackendSignal:
+	default:
+		errs = append(errs, fmt.Errorf("checkpoint %q: want %s, %s or nothing", clip(m.Checkpoint), BackendCRIU, BackendSignal))
+	}
+	if m.CheckpointEveryMs < 0 {
+		errs = append(errs, errors.New("checkpoint_every is negative"))
+	}
+	if r := m.Resume; r != nil {
+		if r.Backend != m.Checkpoint || r.Backend == "" {
+			errs = append(errs, fmt.Errorf("resume: backend %q is not the task's checkpoint backend %q", clip(r.Backend), clip(m.Checkpoint)))
+		}
+		errs = append(errs, imageErr("resume", r.ID, r.SHA256, r.Size))
+	}
 	return invalid(m, errors.Join(errs...))
+}
+
+// imageErr checks the fields naming a checkpoint image.
+func imageErr(what, id, sha string, size int64) error {
+	var errs []error
+	if err := checkSHA(id); err != nil {
+		errs = append(errs, fmt.Errorf("%s: image id: %w", what, err))
+	}
+	if err := checkSHA(sha); err != nil {
+		errs = append(errs, fmt.Errorf("%s: %w", what, err))
+	}
+	if size <= 0 || size > MaxImageBytes {
+		errs = append(errs, fmt.Errorf("%s: image size %d out of range [1, %d]", what, size, int64(MaxImageBytes)))
+	}
+	return errors.Join(errs...)
+}
+
+// Validate implements Message.
+func (m *Checkpoint) Validate() error {
+	var err error
+	if m.Backend != BackendCRIU && m.Backend != BackendSignal {
+		err = fmt.Errorf("backend %q: want %s or %s", clip(m.Backend), BackendCRIU, BackendSignal)
+	}
+	return invalid(m, errors.Join(err, imageErr("image", m.ID, m.SHA256, m.Size)))
 }
 
 // Validate implements Message.
@@ -287,7 +369,7 @@ func (m *Cancel) Validate() error { return invalid(m, lenErr("reason", m.Reason,
 // Validate implements Message.
 func (m *Exit) Validate() error {
 	return invalid(m, errors.Join(lenErr("reason", m.Reason, MaxReasonLen), lenErr("error", m.Error, MaxReasonLen),
-		lenErr("signal", m.Signal, 32)))
+		lenErr("signal", m.Signal, 32), lenErr("resume_failed", m.ResumeFailed, MaxReasonLen)))
 }
 
 // Validate implements Message.

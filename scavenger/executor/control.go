@@ -146,7 +146,7 @@ func (p *process) pause(stop bool) error {
 	if p.leaderGone {
 		return os.ErrProcessDone
 	}
-	return pauseGroup(p.cmd.Process, stop)
+	return pauseGroup(p.proc, stop)
 }
 
 // isGone reports whether the leader has exited.

@@ -45,6 +45,13 @@
 // process group. Without usable cgroups (a daemon that is not root and was
 // not delegated any, other systems) guests are frozen with SIGSTOP of their
 // process group and shared by their idle priority only; New logs that once.
+//
+// Migratable guests (ExecSpec.Migratable, Linux with a root daemon and
+// Options.CRIU) can be checkpointed by criu and restored elsewhere (Dump,
+// Restore). They differ from the above: they run under a small root init of
+// their own PID namespace, and without the private mount namespace, so the
+// hidden paths are kept from them by file permissions only. See
+// migrate_linux.go and migrate_init_linux.go for why.
 package executor
 
 import (
@@ -59,6 +66,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/scavenge/scavenge/checkpoint"
 	"github.com/scavenge/scavenge/scavenger"
 )
 
@@ -87,7 +95,11 @@ type Options struct {
 	// have them: frozen with SIGSTOP of their process group and shared by
 	// their idle priority only.
 	NoCgroups bool
-	Logger    *slog.Logger
+	// CRIU checkpoints migratable guests (ExecSpec.Migratable) and
+	// restores them: see Dump, Restore and CanMigrate (Linux, root only).
+	// Nil means no criu: a migratable Start then fails.
+	CRIU   *checkpoint.CRIUBackend
+	Logger *slog.Logger
 
 	// forceCgroupV2 uses the cgroup v2 hierarchy even where v1 controllers
 	// are mounted (a hybrid system), so tests can reach the v2 code there.
@@ -117,6 +129,8 @@ type Executor struct {
 	exposed sync.Map
 	// cgroups makes each guest's cgroup; nil when there are none to use.
 	cgroups cgroupManager
+	// criu dumps and restores migratable guests; nil without criu.
+	criu *checkpoint.CRIUBackend
 }
 
 var _ scavenger.Executor = (*Executor)(nil)
@@ -139,6 +153,7 @@ func New(opts Options) (*Executor, error) {
 	e := &Executor{
 		log:   log.With("component", "executor"),
 		drain: opts.DrainTimeout,
+		criu:  opts.CRIU,
 	}
 	if e.drain <= 0 {
 		e.drain = defaultDrainTimeout
@@ -185,6 +200,8 @@ type launch struct {
 	stdout *os.File // the guest's ends of the output pipes; nil: /dev/null
 	stderr *os.File
 	cg     guestCgroup // the cgroup to start the guest in, or nil
+	// migratable starts the guest for criu: see migrate_linux.go.
+	migratable bool
 }
 
 // Start starts spec as a guest and returns once the task's own program is
@@ -199,10 +216,16 @@ func (e *Executor) Start(ctx context.Context, spec scavenger.ExecSpec) (scavenge
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("start guest %q: %w", name, err)
 	}
+	if spec.Migratable {
+		if err := e.canStartMigratable(); err != nil {
+			return nil, fmt.Errorf("start guest %q: %w", name, err)
+		}
+	}
 	l, err := e.prepare(spec)
 	if err != nil {
 		return nil, fmt.Errorf("start guest %q: %w", name, err)
 	}
+	l.migratable = spec.Migratable
 	out, err := openOutput(spec.Stdout, spec.Stderr)
 	if err != nil {
 		return nil, fmt.Errorf("start guest %q: %w", name, err)
@@ -234,7 +257,7 @@ func (e *Executor) Start(ctx context.Context, spec scavenger.ExecSpec) (scavenge
 	}
 	out.started()
 	e.log.Debug("guest started", "pid", cmd.Process.Pid, "argv", spec.Argv, "dir", l.dir)
-	return newProcess(cmd, out, l.cg, e.drain, e.log), nil
+	return newProcess(cmd.Process, out, l.cg, l.migratable, e.drain, e.log), nil
 }
 
 // command builds the exec.Cmd common to every start path; path is the

@@ -19,6 +19,11 @@ const statusFD = 3
 // so it never returns; if it cannot, it reports why to the daemon and exits
 // with status 127.
 func Init() {
+	if len(os.Args) > 0 && os.Args[0] == migInitArg0 {
+		if cfg, ok := os.LookupEnv(migInitEnv); ok {
+			migratableInit(cfg) // never returns
+		}
+	}
 	cfg, ok := os.LookupEnv(initEnv)
 	if !ok || len(os.Args) == 0 || os.Args[0] != initArg0 {
 		initCalled.Store(true)

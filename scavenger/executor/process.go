@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -16,7 +16,7 @@ import (
 // process is a started guest: the leader of its own process group, and of
 // its own cgroup where there is one.
 type process struct {
-	cmd   *exec.Cmd
+	proc  *os.Process
 	out   *output
 	cg    guestCgroup // nil without cgroups
 	drain time.Duration
@@ -26,6 +26,19 @@ type process struct {
 	// SIGSTOP, so Thaw knows to send SIGCONT.
 	ctl     sync.Mutex
 	stopped bool
+
+	// migratable says the guest was started (or restored) for criu: the
+	// root of its own PID namespace and session. dumping is held by Dump
+	// while criu works, and reap takes it before it reports how the guest
+	// ended, so a guest that criu killed after its dump (checkpointed) is
+	// told apart from one killed by anything else.
+	migratable   bool
+	dumping      sync.Mutex
+	checkpointed bool
+	// cpuSeen is the CPU the guest's whole tree had used when last
+	// sampled (sampleCPU), in nanoseconds: what a kill would otherwise
+	// lose from the leader's own accounting.
+	cpuSeen atomic.Int64
 
 	// mu orders signals against the leader's exit: once leaderGone is set
 	// the group ID may be recycled, so nothing is sent to it any more.
@@ -40,17 +53,20 @@ type process struct {
 
 var _ scavenger.Process = (*process)(nil)
 
-// newProcess takes over a started cmd, whose output goes through out and
-// whose cgroup (or nil) is cg, and reaps it in the background.
-func newProcess(cmd *exec.Cmd, out *output, cg guestCgroup, drain time.Duration, log *slog.Logger) *process {
+// newProcess takes over a started guest proc (a child of this process),
+// whose output goes through out and whose cgroup (or nil) is cg, and reaps
+// it in the background. migratable says it was started (or restored) for
+// criu.
+func newProcess(proc *os.Process, out *output, cg guestCgroup, migratable bool, drain time.Duration, log *slog.Logger) *process {
 	p := &process{
-		cmd:    cmd,
-		out:    out,
-		cg:     cg,
-		drain:  drain,
-		log:    log.With("pid", cmd.Process.Pid),
-		exited: make(chan struct{}),
-		done:   make(chan struct{}),
+		proc:       proc,
+		out:        out,
+		cg:         cg,
+		migratable: migratable,
+		drain:      drain,
+		log:        log.With("pid", proc.Pid),
+		exited:     make(chan struct{}),
+		done:       make(chan struct{}),
 	}
 	go p.reap()
 	return p
@@ -66,10 +82,12 @@ func (p *process) reap() {
 	// Where the OS reports an exit without reaping (Linux), the group is
 	// killed while the leader is a zombie, so its pid cannot have been
 	// reused as a group ID yet. Elsewhere that happens just after the reap.
-	if awaitExit(p.cmd.Process.Pid) == nil {
+	if awaitExit(p.proc.Pid) == nil {
 		p.leaderExited()
 	}
-	waitErr := p.cmd.Wait() // returns at once: the pipes are ours, not os/exec's
+	// os/exec has nothing to wait for besides the process: the pipes are
+	// ours, and a restored guest was never an exec.Cmd.
+	ps, waitErr := p.proc.Wait()
 	p.leaderExited()
 	if p.cg != nil {
 		if err := p.cg.killAll(); err != nil {
@@ -81,8 +99,11 @@ func (p *process) reap() {
 		p.log.Warn("a process that left the guest's group still held its output: stopped reading it",
 			"after", p.drain)
 	}
-	p.status, p.err = p.exitStatus(waitErr, outErr)
+	p.status, p.err = p.exitStatus(ps, waitErr, outErr)
+	p.status.CPU = max(p.status.CPU, time.Duration(p.cpuSeen.Load()))
+	p.killedByInit(&p.status)
 	p.killedByOOM(&p.status)
+	p.killedByDump(&p.status)
 	if p.cg != nil {
 		if err := p.cg.remove(); err != nil {
 			p.log.Warn("remove guest cgroup", "err", err)
@@ -99,38 +120,49 @@ func (p *process) leaderExited() {
 	if p.leaderGone {
 		return
 	}
-	if err := signalGroup(p.cmd.Process, os.Kill); err != nil && !errors.Is(err, os.ErrProcessDone) {
+	if err := signalGroup(p.proc, os.Kill); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		p.log.Debug("kill leftovers of guest group", "err", err)
 	}
 	p.leaderGone = true
 	close(p.exited)
 }
 
-// exitStatus turns what cmd.Wait reported into an ExitStatus. A non-zero
-// exit or a signal is the task's result, not an error; an error is a
-// failure to wait or to deliver the output.
-func (p *process) exitStatus(waitErr, outErr error) (scavenger.ExitStatus, error) {
-	ps := p.cmd.ProcessState
-	if ps == nil {
-		return scavenger.ExitStatus{Code: -1}, fmt.Errorf("wait for guest %d: %w", p.cmd.Process.Pid, waitErr)
+// exitStatus turns what the leader's wait reported into an ExitStatus. A
+// non-zero exit or a signal is the task's result, not an error; an error is
+// a failure to wait or to deliver the output.
+func (p *process) exitStatus(ps *os.ProcessState, waitErr, outErr error) (scavenger.ExitStatus, error) {
+	if ps == nil || waitErr != nil {
+		return scavenger.ExitStatus{Code: -1}, fmt.Errorf("wait for guest %d: %w", p.proc.Pid, waitErr)
 	}
 	st := scavenger.ExitStatus{
 		Code:   ps.ExitCode(),
 		Signal: killedBy(ps),
 		CPU:    ps.UserTime() + ps.SystemTime(),
 	}
-	var exitErr *exec.ExitError
-	if waitErr != nil && !errors.As(waitErr, &exitErr) {
-		return st, fmt.Errorf("wait for guest %d: %w", p.cmd.Process.Pid, waitErr)
-	}
 	if outErr != nil {
-		return st, fmt.Errorf("guest %d output: %w", p.cmd.Process.Pid, outErr)
+		return st, fmt.Errorf("guest %d output: %w", p.proc.Pid, outErr)
 	}
 	return st, nil
 }
 
+// SignalCheckpointed is ExitStatus.Signal of a guest that criu killed once
+// its image was complete (Dump without leaveRunning): it did not fail, it
+// goes on wherever the image is restored. Code is -1, as for any signal,
+// and CPU is what it used here.
+const SignalCheckpointed = "checkpointed"
+
+// killedByDump rewrites how a guest ended that a Dump killed. It waits for
+// a Dump under way to finish, since criu kills the guest before it returns.
+func (p *process) killedByDump(st *scavenger.ExitStatus) {
+	p.dumping.Lock()
+	defer p.dumping.Unlock()
+	if p.checkpointed {
+		st.Code, st.Signal = -1, SignalCheckpointed
+	}
+}
+
 // Pid is the guest's process ID, which is also its process group ID.
-func (p *process) Pid() int { return p.cmd.Process.Pid }
+func (p *process) Pid() int { return p.proc.Pid }
 
 // Wait blocks until the guest has exited and its output is flushed to the
 // writers. It may be called any number of times.
@@ -147,8 +179,8 @@ func (p *process) Signal(sig os.Signal) error {
 	if p.leaderGone {
 		return os.ErrProcessDone
 	}
-	if err := signalGroup(p.cmd.Process, sig); err != nil {
-		return fmt.Errorf("signal guest group %d: %w", p.cmd.Process.Pid, err)
+	if err := signalGroup(p.proc, sig); err != nil {
+		return fmt.Errorf("signal guest group %d: %w", p.proc.Pid, err)
 	}
 	return nil
 }
@@ -167,6 +199,7 @@ func (p *process) Stop(grace time.Duration) error {
 		}
 	}
 	var errs []error
+	p.sampleCPU()
 	if err := p.Signal(os.Kill); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		errs = append(errs, err)
 	}

@@ -14,6 +14,11 @@ import (
 // start starts l on Linux: sandboxed while namespaces work, and without them
 // (after one warning) once the OS has refused them.
 func (e *Executor) start(l *launch) (*exec.Cmd, error) {
+	if l.migratable {
+		// No mount namespace for criu's sake: see migrate_linux.go.
+		e.warnExposed(l.hide)
+		return e.startOnOwnThread(l, false)
+	}
 	if !e.noSandbox.Load() {
 		cmd, err := e.startOnOwnThread(l, true)
 		var unavailable *unavailableError
@@ -127,6 +132,9 @@ func (e *Executor) startOnThread(l *launch, sandbox bool) (*exec.Cmd, error) {
 	path, err := lookPath(l.argv[0], l.env, l.dir)
 	if err != nil {
 		return nil, err
+	}
+	if l.migratable {
+		return startMigratable(l, path, cgroupFD, e.guest)
 	}
 	cmd := l.command(path, l.argv)
 	cmd.SysProcAttr = guestAttr(cgroupFD)

@@ -152,10 +152,12 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln, pub *net
 	}
 	// A daemon that is not root cannot switch users: the executor then runs
 	// guests as the daemon's own user, and warns what that means.
-	ex, err := executor.New(executor.Options{GuestUser: c.Donor.GuestUser, Logger: log})
+	crb := criuBackend(c, log)
+	ex, err := executor.New(executor.Options{GuestUser: c.Donor.GuestUser, Logger: log, CRIU: crb})
 	if err != nil {
 		return err
 	}
+	backends := checkpointBackends(ex, crb, log)
 	pol, err := policyFromConfig(c)
 	if err != nil {
 		return err
@@ -181,15 +183,17 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln, pub *net
 		DBPath:      filepath.Join(home, dbName),
 		HomeDir:     home,
 		Donor: scavenger.DonorOptions{
-			Enabled:     c.Donor.Enabled,
-			CPUs:        c.Donor.CPUs,
-			MemoryBytes: uint64(c.Donor.Memory),
-			Labels:      c.Donor.Labels,
-			AcceptFrom:  c.Donor.AcceptFrom,
-			WorkDir:     workDir,
-			Lease:       c.Donor.Lease.Duration(),
-			MaxInput:    int64(c.Donor.MaxInput),
-			MaxOutput:   int64(c.Donor.MaxOutput),
+			Enabled:         c.Donor.Enabled,
+			CPUs:            c.Donor.CPUs,
+			MemoryBytes:     uint64(c.Donor.Memory),
+			Labels:          c.Donor.Labels,
+			AcceptFrom:      c.Donor.AcceptFrom,
+			WorkDir:         workDir,
+			Lease:           c.Donor.Lease.Duration(),
+			MaxInput:        int64(c.Donor.MaxInput),
+			MaxOutput:       int64(c.Donor.MaxOutput),
+			Checkpoint:      backends,
+			CheckpointEvery: c.Donor.CheckpointEvery.Duration(),
 		},
 		Home: scavenger.HomeOptions{
 			AllowLocal:  c.Home.AllowLocal,
@@ -203,6 +207,14 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln, pub *net
 
 	dlog := log.With("component", "daemon")
 	dlog.Info("daemon starting", "home", home, "peer", node.ID(), "name", c.Name, "work_dir", workDir, "guest_user", c.Donor.GuestUser, "root", os.Geteuid() == 0)
+	// The dashboard's token exists and its address is taken before anything
+	// answers: a tray that sees the daemon finds the token, and a busy
+	// address stops the daemon before it starts.
+	api := localapi.New(eng, log)
+	serveDashboard, err := listenDashboard(home, c.Dashboard.Listen, api, log)
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return node.Run(gctx) })
 	g.Go(func() error { return eng.Run(gctx) })
@@ -214,17 +226,13 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln, pub *net
 		return nil
 	})
 	served = true
-	api := localapi.New(eng, log)
 	g.Go(func() error { return localapi.Serve(gctx, ln, api, log) })
 	if pub != nil {
 		g.Go(func() error { return localapi.Serve(gctx, pub, api, log) })
 	}
-	// --- dashboard (issue 6): the token file, and the TCP listener when
-	// [dashboard].listen is set; see dashboard.go.
-	if err := startDashboard(gctx, g, home, c.Dashboard.Listen, api, log); err != nil {
-		return err
+	if serveDashboard != nil {
+		g.Go(func() error { return serveDashboard(gctx) })
 	}
-	// --- end dashboard
 	err = g.Wait()
 	if err != nil {
 		dlog.Error("daemon stopped", "err", err)

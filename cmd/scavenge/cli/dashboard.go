@@ -12,7 +12,6 @@ import (
 
 	"github.com/scavenge/scavenge/config"
 	"github.com/scavenge/scavenge/scavenger/localapi"
-	"golang.org/x/sync/errgroup"
 )
 
 var dashboardCmd = &command{
@@ -78,23 +77,23 @@ func trimNL(b []byte) []byte {
 	return b
 }
 
-// startDashboard makes sure the token exists and, when listen is set,
-// serves the dashboard on it in g. A listen address in use stops the
-// daemon: the user asked for it.
-func startDashboard(ctx context.Context, g *errgroup.Group, home, listen string, api *localapi.Handler, log *slog.Logger) error {
+// listenDashboard makes sure the token exists and, when listen is set,
+// takes the address and returns the function that serves the dashboard on
+// it (nil without an address). A listen address in use stops the daemon:
+// the user asked for it.
+func listenDashboard(home, listen string, api *localapi.Handler, log *slog.Logger) (func(context.Context) error, error) {
 	tok, err := localapi.LoadOrCreateToken(localapi.TokenPath(home))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if listen == "" {
-		return nil
+		return nil, nil
 	}
 	ln, err := localapi.ListenDashboard(listen)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var h http.Handler = localapi.NewDashboard(api, tok)
 	log.Info("dashboard", "url", "http://"+ln.Addr().String()+"/ (token in "+localapi.TokenPath(home)+")")
-	g.Go(func() error { return localapi.ServeDashboard(ctx, ln, h, log) })
-	return nil
+	return func(ctx context.Context) error { return localapi.ServeDashboard(ctx, ln, h, log) }, nil
 }

@@ -53,13 +53,15 @@ func jobRequest(jf *config.JobFile, x config.Expansion, cwd string) (scavenger.S
 		Requirements: scavenger.Requirements{
 			CPUs: max(r.CPUs, 1), MemoryBytes: uint64(r.Memory), OS: r.OS, Arch: r.Arch, Labels: r.Labels,
 		},
-		Rank:        scavenger.Rank(jf.Rank),
-		Retries:     jf.Retries,
-		TaskTimeout: jf.TaskTimeout.Duration(),
-		Replicas:    jf.Replicas,
-		WaitTimeout: jf.WaitTimeout.Duration(),
-		AllowLocal:  jf.AllowLocal,
-		Cwd:         cwd,
+		Rank:            scavenger.Rank(jf.Rank),
+		Retries:         jf.Retries,
+		TaskTimeout:     jf.TaskTimeout.Duration(),
+		Replicas:        jf.Replicas,
+		WaitTimeout:     jf.WaitTimeout.Duration(),
+		AllowLocal:      jf.AllowLocal,
+		Cwd:             cwd,
+		Checkpoint:      jf.Checkpoint,
+		CheckpointEvery: jf.CheckpointEvery.Duration(),
 	}
 	if jf.OutDir != "" {
 		req.OutDir = absUnder(jf.Dir, jf.OutDir)
@@ -97,16 +99,11 @@ func jobRequest(jf *config.JobFile, x config.Expansion, cwd string) (scavenger.S
 	return req, nil
 }
 
-// notes are what the user should know about a job before it runs: what
-// it asks for that this build accepts but does not do.
+// notes are what the user should know about a job before it runs.
 func (p *submitPlan) notes() []string {
 	var out []string
-	if c := p.job.Checkpoint; c != "" && c != "none" {
-		every := ""
-		if p.job.CheckpointEvery > 0 {
-			every = " every " + p.job.CheckpointEvery.String()
-		}
-		out = append(out, fmt.Sprintf("checkpoint = %q%s is accepted, but this build does not checkpoint yet: a preempted task restarts from scratch", c, every))
+	if p.job.Checkpoint == "signal" {
+		out = append(out, "checkpoint = \"signal\": each task must save its state in $SCAVENGE_CHECKPOINT_DIR and exit 85 on SIGUSR2 (see the README), or it restarts from scratch when it moves")
 	}
 	return out
 }
@@ -270,6 +267,13 @@ func runText(req scavenger.SubmitRequest) string {
 	}
 	if req.TaskTimeout > 0 {
 		parts = append(parts, "task timeout "+shortDuration(req.TaskTimeout))
+	}
+	if c := req.Checkpoint; c != "" && c != "none" {
+		every := ""
+		if req.CheckpointEvery > 0 {
+			every = " every " + shortDuration(req.CheckpointEvery)
+		}
+		parts = append(parts, "checkpoints with "+c+every)
 	}
 	if req.Replicas == 2 {
 		parts = append(parts, "2 replicas (results compared)")

@@ -61,8 +61,8 @@ func TestSubmitDryRunJobFile(t *testing.T) {
   env      MODE=fast
   out dir  DIR/results/<task>/
   needs    2 cpus, 4GiB memory, os linux
-  runs     2 retries of a failed exit, task timeout 30m00s
-  note     checkpoint = "signal" every 10m is accepted, but this build does not checkpoint yet: a preempted task restarts from scratch
+  runs     2 retries of a failed exit, task timeout 30m00s, checkpoints with signal every 10m00s
+  note     checkpoint = "signal": each task must save its state in $SCAVENGE_CHECKPOINT_DIR and exit 85 on SIGUSR2 (see the README), or it restarts from scratch when it moves
 TASK  COMMAND                                            INPUTS       ENV
 0     render --frame 1 --q low 'awk '\''{ print }'\'''   parts/1.bin  SEED=0
 1     render --frame 1 --q high 'awk '\''{ print }'\'''  parts/1.bin  SEED=1

@@ -94,6 +94,11 @@ func printDaemon(e *env, st scavenger.Status, now time.Time) {
 		row(tw, "paused", "yes: 'scavenge resume' lends this machine again")
 	}
 	row(tw, "slots", fmt.Sprintf("%d of %d free", st.Free, st.CPUs))
+	if len(st.Checkpoint) > 0 {
+		row(tw, "checkpoints", strings.Join(st.Checkpoint, ", ")+" (guests that must leave keep their work)")
+	} else {
+		row(tw, "checkpoints", "none: guests that must leave restart elsewhere")
+	}
 	if len(st.Guests) == 0 {
 		row(tw, "guests", "none")
 	}
@@ -166,7 +171,7 @@ func printJob(e *env, j scavenger.Job, now time.Time) {
 	if len(j.Tasks) > 1 {
 		tw.Flush()
 		fmt.Fprintln(e.stdout)
-		printTasks(e, j.Tasks, now)
+		printTasks(e, j.Tasks, now, j.Request.Checkpoint != "" && j.Request.Checkpoint != "none")
 		return
 	}
 	for _, t := range j.Tasks {
@@ -178,6 +183,9 @@ func printJob(e *env, j scavenger.Job, now time.Time) {
 		if t.Preemptions > 0 {
 			desc += fmt.Sprintf(", preempted %d times", t.Preemptions)
 		}
+		if t.Moves > 0 {
+			desc += fmt.Sprintf(", moved %d times", t.Moves)
+		}
 		if t.ExitCode != nil {
 			desc += fmt.Sprintf(", exit %d", *t.ExitCode)
 		}
@@ -185,6 +193,9 @@ func printJob(e *env, j scavenger.Job, now time.Time) {
 			desc += ", signal " + t.Signal
 		}
 		row(tw, "task "+t.ID, desc)
+		if c := checkpointLine(j.Request, t, now); c != "" {
+			row(tw, "", c)
+		}
 		if t.Reason != "" {
 			row(tw, "", t.Reason)
 		}
@@ -197,14 +208,41 @@ func printJob(e *env, j scavenger.Job, now time.Time) {
 
 // printTasks is the table of a many-task job's tasks, one line each; the
 // output files are left to --json, as there may be thousands.
-func printTasks(e *env, tasks []scavenger.Task, now time.Time) {
+func printTasks(e *env, tasks []scavenger.Task, now time.Time, checkpointed bool) {
 	tw := newTable(e.stdout)
-	row(tw, "TASK", "STATE", "PEER", "ATTEMPTS", "PREEMPTED", "EXIT", "STARTED", "RAN", "REASON")
+	if !checkpointed {
+		row(tw, "TASK", "STATE", "PEER", "ATTEMPTS", "PREEMPTED", "EXIT", "STARTED", "RAN", "REASON")
+	} else {
+		row(tw, "TASK", "STATE", "PEER", "ATTEMPTS", "PREEMPTED", "MOVES", "CHECKPOINT", "LOST", "EXIT", "STARTED", "RAN", "REASON")
+	}
 	for _, t := range tasks {
-		row(tw, t.ID, string(t.State), taskPeer(t), strconv.Itoa(t.Attempts), strconv.Itoa(t.Preemptions),
-			taskExitText(t), humanTime(t.Started, now), taskRunTime(t, now), truncate(t.Reason, 60))
+		cells := []string{t.ID, string(t.State), taskPeer(t), strconv.Itoa(t.Attempts), strconv.Itoa(t.Preemptions)}
+		if checkpointed {
+			age := "-"
+			if t.Checkpoint != nil {
+				age = humanDuration(now.Sub(t.Checkpoint.Taken)) + " ago"
+			}
+			cells = append(cells, strconv.Itoa(t.Moves), age, humanDuration(t.WorkLost))
+		}
+		row(tw, append(cells, taskExitText(t), humanTime(t.Started, now), taskRunTime(t, now), truncate(t.Reason, 60))...)
 	}
 	tw.Flush()
+}
+
+// checkpointLine says how a checkpointed task's work is kept: its last
+// checkpoint and the work lost so far; "" for a job without checkpoints.
+func checkpointLine(req scavenger.SubmitRequest, t scavenger.Task, now time.Time) string {
+	if req.Checkpoint == "" || req.Checkpoint == "none" {
+		if t.WorkLost > 0 {
+			return "work lost " + humanDuration(t.WorkLost) + " (no checkpoints: it restarts from scratch)"
+		}
+		return ""
+	}
+	line := "no checkpoint yet"
+	if ck := t.Checkpoint; ck != nil {
+		line = fmt.Sprintf("last %s checkpoint %s ago (%s)", ck.Backend, humanDuration(now.Sub(ck.Taken)), humanBytes(uint64(ck.Size)))
+	}
+	return line + ", work lost " + humanDuration(t.WorkLost)
 }
 
 // taskPeer names the peer of a task's current or last attempt.

@@ -76,6 +76,8 @@ type submitFlags struct {
 	replicas                int
 	rank                    string
 	allowLocal, detach, dry bool
+	checkpoint              string
+	checkpointEvery         time.Duration
 }
 
 // jobFileFlags may go with a job file: they say how to submit it, not
@@ -101,6 +103,8 @@ func addSubmitFlags(fs *flag.FlagSet) *submitFlags {
 	fs.IntVar(&f.replicas, "replicas", 1, "`N`=2 runs each task on two peers and compares their results")
 	fs.StringVar(&f.rank, "rank", "", "try matching peers in `RANK` order: dedicated, memory or cpus (default dedicated, then free cores)")
 	fs.BoolVar(&f.allowLocal, "allow-local", false, "this machine may run the command too")
+	fs.StringVar(&f.checkpoint, "checkpoint", "", "keep a task's work when it moves: `BACKEND` criu, signal or none (default none)")
+	fs.DurationVar(&f.checkpointEvery, "checkpoint-every", 0, "also checkpoint running tasks every `DURATION` (default: the donor's)")
 	fs.BoolVar(&f.detach, "detach", false, "print the job ID and return at once; see 'scavenge status JOB'")
 	fs.BoolVar(&f.dry, "dry-run", false, "check the job and print its tasks; submit nothing")
 	return f
@@ -221,12 +225,14 @@ func (f *submitFlags) planCommand(argv []string, cwd string) (*submitPlan, error
 		Requirements: config.JobRequirements{
 			CPUs: f.cpus, Memory: config.Size(f.memory), OS: f.goos, Arch: f.arch, Labels: f.labels,
 		},
-		Rank:        f.rank,
-		Retries:     f.retries,
-		TaskTimeout: config.Duration(f.taskTimeout),
-		WaitTimeout: config.Duration(f.timeout),
-		Replicas:    f.replicas,
-		AllowLocal:  f.allowLocal,
+		Rank:            f.rank,
+		Retries:         f.retries,
+		TaskTimeout:     config.Duration(f.taskTimeout),
+		WaitTimeout:     config.Duration(f.timeout),
+		Replicas:        f.replicas,
+		AllowLocal:      f.allowLocal,
+		Checkpoint:      f.checkpoint,
+		CheckpointEvery: config.Duration(f.checkpointEvery),
 	}
 	if err := jf.Validate(); err != nil {
 		return nil, &usageError{msg: flagProblems(err).Error()}
