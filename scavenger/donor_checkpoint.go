@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,7 +50,8 @@ var criuRoot = filepath.Join(os.TempDir(), "scavenge-criu")
 const (
 	imageCRIUDir = "criu"
 	imageWorkDir = "work"
-	metaTaskDir  = "dir" // Manifest.Meta key: the task dir's absolute path
+	metaTaskDir  = "dir"  // Manifest.Meta key: the task dir's absolute path
+	metaDirs     = "dirs" // the task dir's folders, one per line: an image holds only files
 )
 
 // guestCheckpoint is the checkpoint state of one guest.
@@ -331,10 +333,12 @@ func (t *donorTask) packCRIU(ck *guestCheckpoint, images string) (string, *check
 	if err := os.Rename(images, filepath.Join(stage, imageCRIUDir)); err != nil {
 		return "", nil, err
 	}
-	if err := linkTree(ck.taskDir, filepath.Join(stage, imageWorkDir)); err != nil {
+	dirs, err := linkTree(ck.taskDir, filepath.Join(stage, imageWorkDir))
+	if err != nil {
 		return "", nil, fmt.Errorf("task dir: %w", err)
 	}
-	return t.packImage(stage, checkpoint.Manifest{Backend: checkpoint.CRIU, Meta: map[string]string{metaTaskDir: ck.taskDir}})
+	return t.packImage(stage, checkpoint.Manifest{Backend: checkpoint.CRIU,
+		Meta: map[string]string{metaTaskDir: ck.taskDir, metaDirs: strings.Join(dirs, "\n")}})
 }
 
 // packImage packs dir into a temporary file in the work dir.
@@ -357,9 +361,11 @@ func (t *donorTask) packImage(dir string, m checkpoint.Manifest) (string, *check
 
 // linkTree recreates src's folders under dst and hard-links its regular
 // files there; anything else (symlinks, sockets) is left out, as criu
-// does not need it and a guest could use it to point outside its dir.
-func linkTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
+// does not need it and a guest could use it to point outside its dir. It
+// returns the folders (slash paths relative to src), which an image does
+// not keep when they are empty.
+func linkTree(src, dst string) (dirs []string, err error) {
+	err = filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -370,12 +376,32 @@ func linkTree(src, dst string) error {
 		to := filepath.Join(dst, rel)
 		switch {
 		case de.IsDir():
+			if rel != "." {
+				dirs = append(dirs, filepath.ToSlash(rel))
+			}
 			return os.MkdirAll(to, 0o700)
 		case de.Type().IsRegular():
 			return os.Link(p, to)
 		}
 		return nil
 	})
+	return dirs, err
+}
+
+// makeDirs recreates the folders listed in an image's metaDirs under dir.
+func makeDirs(dir, list string) error {
+	for _, d := range strings.Split(list, "\n") {
+		if d == "" {
+			continue
+		}
+		if !filepath.IsLocal(filepath.FromSlash(d)) {
+			return fmt.Errorf("%w: folder %q is not inside the task dir", checkpoint.ErrCorrupt, d)
+		}
+		if err := os.MkdirAll(filepath.Join(dir, filepath.FromSlash(d)), 0o700); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // shipImage sends the image at path home: a Checkpoint frame, then its
@@ -487,9 +513,10 @@ func (t *donorTask) checkpointNow(ctx context.Context, p Process, ck *guestCheck
 
 // resumeImage prepares a resumed task from the image in the cache: a
 // signal task gets its checkpoint folder back in dir; a criu task gets its
-// task dir back at its old path, and the returned folder of criu's images
-// (the caller removes it). dir is the task dir made for this attempt; for
-// criu the returned taskDir replaces it.
+// task dir back at its old path, and the folder of criu's images, inside
+// a staging folder the caller removes (filepath.Dir of it). dir is the
+// task dir made for this attempt; for criu the returned taskDir replaces
+// it.
 func (t *donorTask) resumeImage(image, dir string) (taskDir, criuImages string, err error) {
 	r := t.spec.Resume
 	f, err := os.Open(image)
@@ -523,11 +550,19 @@ func (t *donorTask) resumeImage(image, dir string) (taskDir, criuImages string, 
 		// A folder left there by a donor that died is stale: the task
 		// it belonged to is this one, resuming.
 		os.RemoveAll(old)
-		if err := os.Rename(filepath.Join(stage, imageWorkDir), old); err != nil {
+		work := filepath.Join(stage, imageWorkDir)
+		err := os.MkdirAll(work, 0o700) // absent when the task dir held no file
+		if err == nil {
+			err = makeDirs(work, m.Meta[metaDirs])
+		}
+		if err == nil {
+			err = os.Rename(work, old)
+		}
+		if err != nil {
 			os.RemoveAll(stage)
 			return "", "", fmt.Errorf("task dir %s: %w", old, err)
 		}
-		return old, stage, nil
+		return old, filepath.Join(stage, imageCRIUDir), nil
 	}
 	os.RemoveAll(stage)
 	return "", "", fmt.Errorf("unknown checkpoint backend %q", r.Backend)

@@ -74,8 +74,30 @@ func TestResumeImage(t *testing.T) {
 		if b, _ := os.ReadFile(filepath.Join(want, "out.txt")); string(b) != "half" {
 			t.Errorf("task dir's out.txt = %q, want it back", b)
 		}
-		if b, _ := os.ReadFile(filepath.Join(images, imageCRIUDir, "core-1.img")); string(b) != "core" {
+		if b, _ := os.ReadFile(filepath.Join(images, "core-1.img")); string(b) != "core" {
 			t.Errorf("criu's images: core-1.img = %q", b)
+		}
+	})
+
+	t.Run("criu, empty folders", func(t *testing.T) {
+		taskDir := filepath.Join(criuRoot, "j-0-c9")
+		os.MkdirAll(filepath.Join(taskDir, "out", "empty"), 0o700)
+		stage := t.TempDir()
+		dirs, err := linkTree(taskDir, filepath.Join(stage, imageWorkDir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(stage, imageCRIUDir), 0o700)
+		os.WriteFile(filepath.Join(stage, imageCRIUDir, "core-1.img"), nil, 0o600)
+		image, m := packTo(t, stage, checkpoint.Manifest{Backend: checkpoint.CRIU,
+			Meta: map[string]string{metaTaskDir: taskDir, metaDirs: strings.Join(dirs, "\n")}})
+		os.RemoveAll(taskDir)
+		dir, _, err := newTask(t, wire.BackendCRIU, m).resumeImage(image, t.TempDir())
+		if err != nil || dir != taskDir {
+			t.Fatalf("resumeImage = %q, %v; want %s", dir, err, taskDir)
+		}
+		if fi, err := os.Stat(filepath.Join(taskDir, "out", "empty")); err != nil || !fi.IsDir() {
+			t.Errorf("empty folder out/empty not recreated: %v", err)
 		}
 	})
 

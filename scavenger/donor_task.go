@@ -159,7 +159,7 @@ func (t *donorTask) serve() error {
 			dir = taskDir
 		}
 		if images != "" {
-			defer os.RemoveAll(images)
+			defer os.RemoveAll(filepath.Dir(images)) // the staging folder
 			cache.release(pinned)
 			pinned = nil
 			return t.runGuest(dir, images)

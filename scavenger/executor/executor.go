@@ -76,6 +76,12 @@ type Options struct {
 	// (default "nobody"). It must not be root. A daemon that is not root
 	// cannot switch users, so its guests run as its own user.
 	GuestUser string
+	// RootGuests runs guests as root, with no user switch. Only for
+	// `scavenge bench migrate`, whose guests are its own fixed program on
+	// a private in-process swarm, on machines whose root lacks the
+	// CAP_SYS_RESOURCE criu needs to dump another user's process. A
+	// daemon never sets it.
+	RootGuests bool
 	// DrainTimeout bounds how long Wait keeps reading a finished task's
 	// output, for a process that escaped the task's process group (setsid)
 	// and still holds its stdout (default 2s).
@@ -168,7 +174,10 @@ func New(opts Options) (*Executor, error) {
 			return nil, fmt.Errorf("executor: guest user: %w", err)
 		}
 		e.guest = acct
-		e.log.Debug("guests run as", "user", acct.name, "uid", acct.uid, "gid", acct.gid)
+		if opts.RootGuests {
+			e.guest = &account{name: "root"}
+		}
+		e.log.Debug("guests run as", "user", e.guest.name, "uid", e.guest.uid, "gid", e.guest.gid)
 	} else {
 		// Hiding paths does not make a same-user guest harmless: the OS
 		// lets it signal and trace the daemon and open /proc/<pid>/root.

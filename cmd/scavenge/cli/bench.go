@@ -21,7 +21,7 @@ import (
 // prints figures and never judges them: timing depends on the machine.
 
 const (
-	benchSynopsis = "dispatch|throughput|discovery|reaction|bag|cache [flags]"
+	benchSynopsis = "dispatch|throughput|discovery|reaction|bag|cache|migrate [flags]"
 	benchHelp     = `Measures a swarm running in this process on 127.0.0.1 with a fresh
 private swarm key, and prints what it saw:
 
@@ -71,6 +71,7 @@ func benchmarks() map[string]func() benchmark {
 		"reaction":   reactionBenchmark,
 		"bag":        bagBenchmark,
 		"cache":      cacheBenchmark,
+		"migrate":    migrateBenchmark,
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scavenge/scavenge/checkpoint"
 	"github.com/scavenge/scavenge/policy"
 	"github.com/scavenge/scavenge/policy/sensor"
 	"github.com/scavenge/scavenge/scavenger"
@@ -37,19 +38,22 @@ keyboard sensor says so, and the real policy decides). Each task counts the
 primes in a range of numbers by running this very executable, which alice
 sends to each donor once: inputs travel by content hash.
 
-While the tasks run, carol's owner comes back for a moment: her policy
-suspends guests, so her guest is frozen and continues when she leaves. And
-bob's owner comes back: bob's guest is killed and alice
-runs its task again elsewhere. At the end the demo checks the total against a
-count made here by the same function, prints a summary, and removes
-everything it made.`
+While the tasks run, the owners come back, and each policy answers in its
+own way. bob's migrates: his guest saves its progress (the task follows the
+signal checkpoint protocol), exits, and its checkpoint goes home to alice,
+who resumes the task on another donor from where it stopped, losing
+nothing. carol's suspends: her guest is frozen while she is back for a
+moment and continues when she leaves. dave's kills: his guest is stopped
+and alice runs its task again elsewhere, from the start. At the end the
+demo checks the total against a count made here by the same function,
+prints a summary, and removes everything it made.`
 
 	// demoIdleAfter is the donors' policy idle_after: short, so that the
 	// demo's owners count as away at once.
 	demoIdleAfter = 2 * time.Second
 	// demoOwnerAway is how long ago the donors' owners last typed.
 	demoOwnerAway = 5 * time.Minute
-	// demoFlipAfter is how long bob's guest runs before his owner returns:
+	// demoFlipAfter is how long a guest runs before its owner returns:
 	// long enough to be visibly under way, well short of a task's length.
 	demoFlipAfter = 300 * time.Millisecond
 	// demoFlipAnyway makes bob's owner return even if bob got no task (a
@@ -59,6 +63,12 @@ everything it made.`
 	// demoResumeAfter after she left.
 	demoCarolStays  = 1500 * time.Millisecond
 	demoResumeAfter = time.Second
+	// demoDaveStays is how long dave's owner stays; dave donates again
+	// demoIdleAfter after he left.
+	demoDaveStays = 500 * time.Millisecond
+	// demoMigrateGrace is how long bob's guest has to save itself and
+	// exit: it needs milliseconds, at idle priority on a busy machine.
+	demoMigrateGrace = 5 * time.Second
 	// demoTimeout bounds the whole run; it finishes in well under a minute.
 	demoTimeout = 3 * time.Minute
 )
@@ -142,7 +152,11 @@ type demoTask struct {
 	peer      string // where the current or last attempt runs
 	startedAt time.Time
 	stdout    strings.Builder
-	preempted []string // peers it was stopped on
+	stderr    strings.Builder // of this attempt, up to its last full line
+	preempted []string        // peers it was stopped on
+	movedFrom []string        // peers it left with its checkpoint
+	saved     *primeProgress  // where it last saved itself
+	resumed   *primeProgress  // where the guest said it resumed
 
 	final    *scavenger.Job
 	count    uint64
@@ -198,7 +212,11 @@ func (d *demo) run(ctx context.Context) (ok bool, err error) {
 			IdleAfter: demoIdleAfter,
 		}
 		policyWords := "kills guests when the owner returns"
-		if name == "carol" {
+		switch name {
+		case "bob":
+			spec.OnReturn = policy.OnReturn{Action: policy.ActionMigrate, Fallback: policy.ActionKill, Grace: demoMigrateGrace}
+			policyWords = "migrates guests when the owner returns"
+		case "carol":
 			spec.OnReturn = policy.OnReturn{Action: policy.ActionSuspend, ResumeAfter: demoResumeAfter}
 			policyWords = "suspends guests when the owner returns"
 		}
@@ -227,7 +245,7 @@ func (d *demo) run(ctx context.Context) (ok bool, err error) {
 	for _, m := range append([]*inprocPeer{alice}, donors...) {
 		byID[m.node.ID()] = m.name
 	}
-	b, err := d.batch(ctx, sw, alice, donors[0], donors[1], prog)
+	b, err := d.batch(ctx, sw, alice, donors[0], donors[1], donors[2], prog)
 	if err != nil {
 		return false, err
 	}
@@ -273,21 +291,24 @@ func (d *demo) copyProgram(dir string) (path string, size int64, sum string, err
 
 // demoBatch is what happened to the batch, for the summary.
 type demoBatch struct {
-	tasks      []*demoTask
-	start      time.Time // the first Submit
-	wall       time.Duration
-	flipAt     time.Time // bob's owner came back
-	requeuedAt time.Time // the first requeue after that
-	carolBack  time.Time // carol's owner came back
-	carolLeft  time.Time // and left again
-	suspended  time.Time // carol's guest was frozen
-	resumed    time.Time // and continued
+	tasks     []*demoTask
+	start     time.Time // the first Submit
+	wall      time.Duration
+	bobBack   time.Time // bob's owner came back
+	bobLeft   time.Time // and his guest left with its checkpoint
+	carolBack time.Time // carol's owner came back
+	carolLeft time.Time // and left again
+	suspended time.Time // carol's guest was frozen
+	resumed   time.Time // and continued
+	daveBack  time.Time // dave's owner came back
+	daveLeft  time.Time // and left again
+	killed    time.Time // dave's guest was stopped and its task requeued
 }
 
-// batch submits the tasks from alice, prints each event worth seeing, brings
-// bob's owner back while bob runs a task, and returns when every task has
-// finished.
-func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob, carol *inprocPeer, prog string) (*demoBatch, error) {
+// batch submits the tasks from alice, prints each event worth seeing,
+// brings the donors' owners back while their guests run, and returns when
+// every task has finished.
+func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob, carol, dave *inprocPeer, prog string) (*demoBatch, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	b := &demoBatch{start: time.Now()}
@@ -310,6 +331,15 @@ func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob, carol *in
 		submitted <- nil
 	})
 
+	// keyboard sets who's keyboard as a real sensor reads it: used just
+	// now while the owner is back, else when they left.
+	keyboard := func(who *inprocPeer, left time.Time) {
+		idle := time.Duration(0)
+		if !left.IsZero() {
+			idle = time.Since(left)
+		}
+		who.sensor.Set(sensor.Reading{InputIdle: idle, InputKnown: true, InputSource: who.name + "'s keyboard"})
+	}
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	var firstStart time.Time
@@ -325,23 +355,39 @@ func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob, carol *in
 			d.printf("%6.2fs  all %d tasks submitted\n", time.Since(b.start).Seconds(), len(b.tasks))
 			continue
 		case <-tick.C:
-			if b.flipAt.IsZero() && d.bobsTurn(b.tasks, bob, firstStart) {
-				b.flipAt = time.Now()
-				bob.sensor.Set(sensor.Reading{InputIdle: 0, InputKnown: true, InputSource: "bob's keyboard"})
-				d.printf("%6.2fs  bob's owner is back (keyboard used just now)\n", time.Since(b.start).Seconds())
+			now := time.Since(b.start).Seconds()
+			if b.bobBack.IsZero() && d.bobsTurn(b.tasks, bob, firstStart) {
+				b.bobBack = time.Now()
+				keyboard(bob, time.Time{})
+				d.printf("%6.2fs  bob's owner is back (keyboard used just now): his guest must leave, with its work\n", now)
 			}
 			switch {
-			case b.carolBack.IsZero() && !b.flipAt.IsZero() && d.runsLong(b.tasks, carol):
+			case b.carolBack.IsZero() && !b.bobBack.IsZero() && d.runsLong(b.tasks, carol):
 				b.carolBack = time.Now()
-				carol.sensor.Set(sensor.Reading{InputIdle: 0, InputKnown: true, InputSource: "carol's keyboard"})
-				d.printf("%6.2fs  carol's owner is back for a moment (keyboard used just now)\n", time.Since(b.start).Seconds())
+				keyboard(carol, time.Time{})
+				d.printf("%6.2fs  carol's owner is back for a moment (keyboard used just now)\n", now)
 			case !b.carolBack.IsZero() && b.carolLeft.IsZero() && time.Since(b.carolBack) >= demoCarolStays:
 				b.carolLeft = time.Now()
-				d.printf("%6.2fs  carol's owner left again\n", time.Since(b.start).Seconds())
+				d.printf("%6.2fs  carol's owner left again\n", now)
 			}
 			if !b.carolLeft.IsZero() {
-				// Her keyboard, as a real sensor reads it: last used when she left.
-				carol.sensor.Set(sensor.Reading{InputIdle: time.Since(b.carolLeft), InputKnown: true, InputSource: "carol's keyboard"})
+				keyboard(carol, b.carolLeft)
+			}
+			// dave's turn comes after the others', so that each answer
+			// shows on its own, and never on a task that moved: killing
+			// that would muddle the migration's story.
+			switch {
+			case b.daveBack.IsZero() && !b.bobLeft.IsZero() && (!b.carolLeft.IsZero() || time.Since(firstStart) >= demoFlipAnyway) &&
+				d.runsLong(b.tasks, dave):
+				b.daveBack = time.Now()
+				keyboard(dave, time.Time{})
+				d.printf("%6.2fs  dave's owner is back for a moment (keyboard used just now)\n", now)
+			case !b.daveBack.IsZero() && b.daveLeft.IsZero() && time.Since(b.daveBack) >= demoDaveStays:
+				b.daveLeft = time.Now()
+				d.printf("%6.2fs  dave's owner left again: dave donates again once his keyboard has been idle %s\n", now, demoIdleAfter)
+			}
+			if !b.daveLeft.IsZero() {
+				keyboard(dave, b.daveLeft)
 			}
 			continue
 		case e = <-events:
@@ -356,22 +402,35 @@ func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob, carol *in
 			}
 			t.startedAt = time.Now()
 			t.stdout.Reset()
+			t.stderr.Reset()
 			if firstStart.IsZero() {
 				firstStart = t.startedAt
 			}
 			d.printf("%6.2fs  task %2d  %-25s  → %s\n", at, t.n, t.rangeText(), t.peer)
 		case scavenger.EventOutput:
-			if ev.Stream == "stdout" {
+			switch ev.Stream {
+			case "stdout":
 				t.stdout.Write(ev.Data)
+			case "stderr":
+				t.stderr.Write(ev.Data)
+				d.guestSays(t, at)
 			}
 		case scavenger.EventRequeued:
-			if t.peer != "" {
-				t.preempted = append(t.preempted, t.peer)
+			if strings.HasPrefix(ev.Message, "migrated from ") {
+				t.movedFrom = append(t.movedFrom, t.peer)
+				if b.bobLeft.IsZero() && t.peer == bob.name {
+					b.bobLeft = ev.Time
+				}
+				d.printf("%6.2fs  task %2d  its checkpoint is home at alice: it resumes on the next free donor\n", at, t.n)
+			} else {
+				if t.peer != "" {
+					t.preempted = append(t.preempted, t.peer)
+				}
+				if b.killed.IsZero() && t.peer == dave.name && !b.daveBack.IsZero() {
+					b.killed = ev.Time
+				}
+				d.printf("%6.2fs  task %2d  requeued: %s\n", at, t.n, ev.Message)
 			}
-			if b.requeuedAt.IsZero() && !b.flipAt.IsZero() {
-				b.requeuedAt = ev.Time
-			}
-			d.printf("%6.2fs  task %2d  requeued: %s\n", at, t.n, ev.Message)
 			t.peer = ""
 		case scavenger.EventGuest:
 			state, how, _ := strings.Cut(ev.Message, ": ")
@@ -382,6 +441,9 @@ func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob, carol *in
 				b.resumed = ev.Time
 			}
 			what, _, _ := strings.Cut(how, ": ") // "suspended (cgroup v1 freezer)", "resumed"
+			if what == "" {
+				continue
+			}
 			d.printf("%6.2fs  task %2d  %s on %s\n", at, t.n, what, ev.PeerName)
 		case scavenger.EventFinished:
 			left--
@@ -391,6 +453,39 @@ func (d *demo) batch(ctx context.Context, sw *inprocSwarm, alice, bob, carol *in
 	}
 	b.wall = time.Since(b.start)
 	return b, nil
+}
+
+// guestSays prints what t's guest said on stderr about saving and
+// resuming itself, one full line at a time.
+func (d *demo) guestSays(t *demoTask, at float64) {
+	for {
+		s := t.stderr.String()
+		line, rest, ok := strings.Cut(s, "\n")
+		if !ok {
+			return
+		}
+		t.stderr.Reset()
+		t.stderr.WriteString(rest)
+		what, p, ok := parsePrimesLine(line)
+		if !ok {
+			continue
+		}
+		done := p.done()
+		switch what {
+		case "saved":
+			t.saved = &p
+			d.printf("%6.2fs  task %2d  %s's guest saved itself at %s (%.0f%% of its range done, %s primes so far) and exits\n",
+				at, t.n, t.peer, thousands(p.Next), 100*done, thousands(p.Count))
+		case "resumed":
+			t.resumed = &p
+			lost := "nothing lost"
+			if t.saved != nil && *t.saved != p {
+				lost = fmt.Sprintf("it had saved %s", thousands(t.saved.Next))
+			}
+			d.printf("%6.2fs  task %2d  resumed on %s from %s with %s primes already counted: %s\n",
+				at, t.n, t.peer, thousands(p.Next), thousands(p.Count), lost)
+		}
+	}
 }
 
 // submit submits t's job and forwards its events to events until the job
@@ -403,6 +498,8 @@ func (d *demo) submit(ctx context.Context, alice *inprocPeer, t *demoTask, prog,
 		OutDir:       outDir,
 		Requirements: scavenger.Requirements{CPUs: 1},
 		WaitTimeout:  demoTimeout,
+		// demo-primes saves itself when asked: bob's guest can move.
+		Checkpoint: checkpoint.Signal,
 	})
 	if err != nil {
 		return fmt.Errorf("submit task %d: %w", t.n, err)
@@ -424,10 +521,12 @@ func (d *demo) submit(ctx context.Context, alice *inprocPeer, t *demoTask, prog,
 	return nil
 }
 
-// runsLong says whether peer has been running a task for demoFlipAfter.
+// runsLong says whether peer has been running a task for demoFlipAfter,
+// one that has not moved (a moved task shows migration; the others'
+// answers are shown on tasks of their own).
 func (d *demo) runsLong(tasks []*demoTask, peer *inprocPeer) bool {
 	for _, t := range tasks {
-		if t.peer == peer.name && t.final == nil && time.Since(t.startedAt) >= demoFlipAfter {
+		if t.peer == peer.name && t.final == nil && len(t.movedFrom) == 0 && time.Since(t.startedAt) >= demoFlipAfter {
 			return true
 		}
 	}
@@ -505,8 +604,10 @@ func (d *demo) report(b *demoBatch, want []uint64, byID map[string]string, sent 
 	d.printf("\nresults\n")
 	var got, total uint64
 	ok := true
-	done, stopped := map[string]int{}, map[string]int{}
+	done, stopped, moved := map[string]int{}, map[string]int{}, map[string]int{}
 	preemptions := 0
+	var killedLost time.Duration
+	var movers []*demoTask
 	tw := newTable(d.out)
 	row(tw, "  task", "range", "primes", "ran on", "check")
 	for i, t := range tasks {
@@ -526,8 +627,18 @@ func (d *demo) report(b *demoBatch, want []uint64, byID map[string]string, sent 
 			stopped[p]++
 			where += " (stopped on " + p + " first)"
 		}
+		for _, p := range t.movedFrom {
+			moved[p]++
+			where += " (moved from " + p + ")"
+		}
 		if t.final != nil && len(t.final.Tasks) > 0 {
-			preemptions += t.final.Tasks[0].Preemptions
+			rec := t.final.Tasks[0]
+			preemptions += rec.Preemptions
+			if rec.Moves > 0 {
+				movers = append(movers, t)
+			} else {
+				killedLost += rec.WorkLost
+			}
 		}
 		row(tw, fmt.Sprintf("  %d", t.n), t.rangeText(), strconv.FormatUint(t.count, 10), where, check)
 	}
@@ -544,22 +655,48 @@ func (d *demo) report(b *demoBatch, want []uint64, byID map[string]string, sent 
 	var counts []string
 	for _, n := range []string{"bob", "carol", "dave"} {
 		c := fmt.Sprintf("%s %d", n, done[n])
+		var notes []string
+		if moved[n] > 0 {
+			notes = append(notes, fmt.Sprintf("%d moved away", moved[n]))
+		}
 		if stopped[n] > 0 {
-			c += fmt.Sprintf(" (%d stopped when the owner came back)", stopped[n])
+			notes = append(notes, fmt.Sprintf("%d stopped", stopped[n]))
+		}
+		if len(notes) > 0 {
+			c += " (" + strings.Join(notes, ", ") + " when the owner came back)"
 		}
 		counts = append(counts, c)
 	}
 	row(tw, "  tasks per peer", strings.Join(counts, ", "))
-	stop := ""
-	if !b.flipAt.IsZero() && !b.requeuedAt.IsZero() {
-		stop = fmt.Sprintf(": bob's guest stopped and its task requeued %s after his owner came back",
-			b.requeuedAt.Sub(b.flipAt).Round(time.Millisecond))
+	// Each answer to an owner's return, in the order of the story: the
+	// work each kept or lost comes from alice's task records.
+	for i, t := range movers {
+		rec := t.final.Tasks[0]
+		label := ""
+		if i == 0 {
+			label = "  migrations"
+		}
+		from := ""
+		if t.saved != nil {
+			from = fmt.Sprintf(" at %.0f%%", 100*t.saved.done())
+		}
+		when := ""
+		if i == 0 && !b.bobBack.IsZero() && !b.bobLeft.IsZero() {
+			when = fmt.Sprintf(" %s after his owner came back", b.bobLeft.Sub(b.bobBack).Round(time.Millisecond))
+		}
+		row(tw, label, fmt.Sprintf("task %d moved %d× (%s → %s): saved itself%s and left%s, resumed where it stopped; work lost %s",
+			t.n, rec.Moves, strings.Join(t.movedFrom, " → "), rec.PeerName, from, when, rec.WorkLost.Round(time.Millisecond)))
 	}
-	row(tw, "  preemptions", fmt.Sprintf("%d%s", preemptions, stop))
 	if !b.suspended.IsZero() && !b.resumed.IsZero() {
 		row(tw, "  suspensions", fmt.Sprintf("carol's guest frozen %s after her owner came back, continued %s after she left; no work lost",
 			b.suspended.Sub(b.carolBack).Round(time.Millisecond), b.resumed.Sub(b.carolLeft).Round(time.Millisecond)))
 	}
+	stop := ""
+	if !b.daveBack.IsZero() && !b.killed.IsZero() {
+		stop = fmt.Sprintf(": dave's guest stopped and its task requeued %s after his owner came back; it ran again from the start",
+			b.killed.Sub(b.daveBack).Round(time.Millisecond))
+	}
+	row(tw, "  preemptions", fmt.Sprintf("%d%s; work lost %s", preemptions, stop, killedLost.Round(time.Millisecond)))
 	row(tw, "  wall time", fmt.Sprintf("%s for the batch on the swarm; the local check took %s on %d cores",
 		b.wall.Round(10*time.Millisecond), local.Round(10*time.Millisecond), runtime.NumCPU()))
 	ids := make([]string, 0, len(sent))
@@ -599,4 +736,17 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// thousands formats n with commas, as the narration reads large numbers.
+func thousands(n uint64) string {
+	s := strconv.FormatUint(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
 }

@@ -33,8 +33,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestDemo runs the whole demo: four peers, real tasks, bob's owner coming
-// back. It must finish, check out, requeue at least one task and clean up.
+// TestDemo runs the whole demo: four peers, real tasks, and the owners
+// coming back: bob's guest must move with its work, carol's be frozen and
+// continue, dave's be killed and its task run again. It must finish, check
+// out and clean up.
 func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts four peers and runs real tasks")
@@ -42,8 +44,8 @@ func TestDemo(t *testing.T) {
 	var out bytes.Buffer
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	// Width 6e8: tasks of a second or two here, long enough that bob's owner
-	// returns while bob's guest runs.
+	// Width 6e8: tasks of a second or two here, long enough that each owner
+	// returns while their guest runs.
 	code := runDemo(ctx, []string{"--tasks", "4", "--width", "600000000", "-v"}, &out, t.Output())
 	t.Logf("demo output:\n%s", out.String())
 	if code != exitOK {
@@ -52,7 +54,8 @@ func TestDemo(t *testing.T) {
 	s := out.String()
 	for _, want := range []string{
 		"bob's owner is back",
-		"requeued: ",
+		"dave's owner is back",
+		"requeued: preempted on dave",
 		"from the swarm",
 		"counted here by the same function: OK",
 		"cleaned up: 4 peers stopped",
@@ -76,6 +79,26 @@ func TestDemo(t *testing.T) {
 				t.Errorf("carol's owner came back, but the output lacks %q", want)
 			}
 		}
+	}
+	// bob's guest saved itself and its task resumed elsewhere from there:
+	// alice's record counts the move and no work lost, and the guest's
+	// own words say where it went on from.
+	mig := regexp.MustCompile(`migrations +task (\d+) moved (\d+)× \(bob → (carol|dave)\): .*; work lost (\S+)`).FindStringSubmatch(s)
+	if mig == nil {
+		t.Fatalf("no migration from bob in the summary")
+	}
+	if moves, _ := strconv.Atoi(mig[2]); moves < 1 {
+		t.Errorf("task %s: moves = %d, want at least 1", mig[1], moves)
+	}
+	if mig[4] != "0s" {
+		t.Errorf("task %s moved with its checkpoint but lost %s of work, want 0s", mig[1], mig[4])
+	}
+	saved := regexp.MustCompile(`task +` + mig[1] + ` +bob's guest saved itself at ([\d,]+) `).FindStringSubmatch(s)
+	if saved == nil {
+		t.Fatalf("task %s moved, but bob's guest did not say where it saved itself", mig[1])
+	}
+	if !regexp.MustCompile(`task +` + mig[1] + ` +resumed on ` + mig[3] + ` from ` + saved[1] + ` .*: nothing lost`).MatchString(s) {
+		t.Errorf("task %s moved to %s, but its guest there did not say it resumed from %s", mig[1], mig[3], saved[1])
 	}
 	m := regexp.MustCompile(`preemptions +(\d+)`).FindStringSubmatch(s)
 	if m == nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 
+	"github.com/scavenge/scavenge/checkpoint"
 	"github.com/scavenge/scavenge/peer"
 	"github.com/scavenge/scavenge/peer/wire"
 	"github.com/scavenge/scavenge/policy"
@@ -70,6 +71,12 @@ type inprocSpec struct {
 	DisablePubsub bool
 	// Meter counts task-stream bytes this member sends, by peer.
 	Meter bool
+	// CRIU lets a donor checkpoint guests with criu when the executor
+	// can (root, a working criu); signal checkpoints need nothing.
+	CRIU *checkpoint.CRIUBackend
+	// RootGuests runs guests as root (executor.Options.RootGuests): only
+	// for a benchmark's own fixed guests.
+	RootGuests bool
 }
 
 // inprocPeer is one running member.
@@ -161,9 +168,16 @@ func (s *inprocSwarm) startEngine(m *inprocPeer, spec inprocSpec, log *slog.Logg
 	if os.Geteuid() == 0 {
 		guestUser = "nobody"
 	}
-	exec, err := executor.New(executor.Options{GuestUser: guestUser, Logger: log})
+	exec, err := executor.New(executor.Options{GuestUser: guestUser, Logger: log, CRIU: spec.CRIU, RootGuests: spec.RootGuests})
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
+	}
+	backends := []string{checkpoint.Signal}
+	if spec.CRIU != nil {
+		if err := exec.CanMigrate(); err != nil {
+			return fmt.Errorf("%s cannot checkpoint with criu: %w", spec.Name, err)
+		}
+		backends = append([]string{checkpoint.CRIU}, backends...)
 	}
 	onReturn := spec.OnReturn
 	if onReturn.Action == policy.ActionNone {
@@ -185,11 +199,12 @@ func (s *inprocSwarm) startEngine(m *inprocPeer, spec inprocSpec, log *slog.Logg
 		DBPath:      filepath.Join(home, "jobs.db"),
 		HomeDir:     home,
 		Donor: scavenger.DonorOptions{
-			Enabled:  spec.Donate,
-			CPUs:     spec.Slots,
-			WorkDir:  filepath.Join(s.dir, spec.Name+"-work"),
-			Lease:    10 * time.Second,
-			MaxInput: 1 << 30, // the demo ships this whole executable
+			Enabled:    spec.Donate,
+			CPUs:       spec.Slots,
+			WorkDir:    filepath.Join(s.dir, spec.Name+"-work"),
+			Lease:      10 * time.Second,
+			MaxInput:   1 << 30, // the demo ships this whole executable
+			Checkpoint: backends,
 		},
 		Home: scavenger.HomeOptions{WaitTimeout: time.Minute, Retries: 5},
 	})
