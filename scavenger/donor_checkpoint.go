@@ -63,12 +63,12 @@ type guestCheckpoint struct {
 	exited  chan struct{} // closed once the process has exited
 
 	mu        sync.Mutex
-	migrating bool   // a final checkpoint is under way
-	final     string // criu: the images of the final dump, to pack
-	failed    string // why the final checkpoint failed
+	migrating bool          // a final checkpoint is under way, or done
+	settled   chan struct{} // closed when the last migrate call has decided
+	final     string        // criu: the images of the final dump, to pack
+	failed    string        // why the final checkpoint failed
 	shipped   time.Time
 	timing    MigrationTiming // of the final checkpoint
-	resumed   ResumeTiming    // of the resume this guest started from
 	ship      sync.Mutex      // one image at a time on the stream
 }
 
@@ -156,7 +156,12 @@ func (g *guest) migrate(cause string, fallback func(why string)) {
 		return
 	}
 	ck.migrating = true
+	settled := make(chan struct{})
+	ck.settled = settled
 	ck.mu.Unlock()
+	// The process may be gone (criu kills it after the dump) before this
+	// has recorded why: runGuest waits for settled before it reports.
+	defer close(settled)
 	g.mu.Lock()
 	p := g.proc
 	g.mu.Unlock()
@@ -169,7 +174,7 @@ func (g *guest) migrate(cause string, fallback func(why string)) {
 	if err == nil {
 		g.mu.Lock()
 		if g.reason == "" {
-			g.reason, g.preempted = "migrated: "+cause, true
+			g.reason, g.preempted = cause, true // "migrated: " once the image is home
 		}
 		g.mu.Unlock()
 		return
@@ -249,10 +254,18 @@ func (g *guest) checkpointFinal(p Process, start time.Time) error {
 }
 
 // finalImage packs the image of a guest that left by migration, after its
-// process ended with st; "" when there is none (with the reason).
-func (t *donorTask) finalImage(ck *guestCheckpoint, st ExitStatus) (path string, m *checkpoint.Manifest, why string) {
+// process ended with st; "" when there is none (with the reason). own is
+// set when a task asked to save itself exited on its own instead (it had
+// finished): its exit is its result, not a preemption.
+func (t *donorTask) finalImage(ck *guestCheckpoint, st ExitStatus) (path string, m *checkpoint.Manifest, why string, own bool) {
 	if ck == nil {
-		return "", nil, ""
+		return "", nil, "", false
+	}
+	ck.mu.Lock()
+	settled := ck.settled
+	ck.mu.Unlock()
+	if settled != nil {
+		<-settled
 	}
 	start := time.Now()
 	defer func() {
@@ -265,30 +278,33 @@ func (t *donorTask) finalImage(ck *guestCheckpoint, st ExitStatus) (path string,
 	ck.final = ""
 	ck.mu.Unlock()
 	if !migrating {
-		return "", nil, failed
+		return "", nil, failed, false
 	}
 	switch ck.backend {
 	case wire.BackendSignal:
+		if st.Signal != "" {
+			return "", nil, fmt.Sprintf("checkpoint failed: the task was killed by %s instead of saving itself (does it handle SIGUSR2?)", st.Signal), false
+		}
 		if st.Code != checkpoint.ExitCheckpointed {
-			return "", nil, fmt.Sprintf("checkpoint failed: the task exited %d, not %d, when asked to save itself", st.Code, checkpoint.ExitCheckpointed)
+			return "", nil, "", true
 		}
 		path, m, err := t.packSignal(ck)
 		if err != nil {
-			return "", nil, "checkpoint failed: " + err.Error()
+			return "", nil, "checkpoint failed: " + err.Error(), false
 		}
-		return path, m, ""
+		return path, m, "", false
 	case wire.BackendCRIU:
 		if final == "" {
-			return "", nil, "checkpoint failed: criu left no image"
+			return "", nil, "checkpoint failed: criu left no image", false
 		}
 		defer os.RemoveAll(final)
 		path, m, err := t.packCRIU(ck, final)
 		if err != nil {
-			return "", nil, "checkpoint failed: " + err.Error()
+			return "", nil, "checkpoint failed: " + err.Error(), false
 		}
-		return path, m, ""
+		return path, m, "", false
 	}
-	return "", nil, ""
+	return "", nil, "", false
 }
 
 // packSignal packs the task's checkpoint folder into a temporary image

@@ -378,11 +378,14 @@ func (t *donorTask) runGuest(dir, criuImages string) error {
 	stopPeriodic()
 	<-periodicDone
 	d.releaseClaim(t.cl) // the slots are free as soon as the process is gone
-	image, manifest, why := t.finalImage(ck, st)
+	image, manifest, why, own := t.finalImage(ck, st)
 	if image != "" {
 		defer os.Remove(image)
 	}
 	reason, preempted, gone := g.outcome()
+	if own {
+		reason, preempted = "", false
+	}
 	d.e.stats().guestExited(st.CPU, preempted)
 	t.log.Info("guest exited", "code", st.Code, "signal", st.Signal, "reason", reason, "cpu", st.CPU)
 	if gone {
@@ -404,6 +407,7 @@ func (t *donorTask) runGuest(dir, criuImages string) error {
 		ck.mu.Unlock()
 		timing.Send, timing.Bytes = time.Since(sendStart), size
 		d.e.stats().guestMigrated(timing)
+		reason = "migrated: " + reason
 		t.log.Info("guest migrated", "freeze", timing.Freeze, "dump", timing.Dump, "pack", timing.Pack, "send", timing.Send, "bytes", timing.Bytes)
 	} else if why != "" && preempted {
 		reason += " (" + why + ")"

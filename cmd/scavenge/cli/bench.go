@@ -31,6 +31,10 @@ private swarm key, and prints what it saw:
               beside the same number run here by "xargs -P <cores> -n1 true"
   discovery   how long a new peer takes to see every idle peer of a
               --peers swarm: with gossipsub and the DHT, then the DHT alone
+  reaction    owner input -> guest frozen, capped or gone
+  bag         a bag of tasks over several donors: makespan vs ideal
+  cache       bytes sent for many tasks sharing one input
+  migrate     criu migration of guests of --sizes MiB vs criu alone
 
 Flags go after the benchmark's name; --json prints the figures as JSON.`
 
