@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"embed"
 	"io/fs"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,7 +24,18 @@ const DashboardPath = Prefix + "dashboard/"
 
 // TokenCookie carries the token after the first request that gave it as
 // ?token=.
+// Browsers share cookies between the ports of a host, so the cookie's name
+// carries the port (tokenCookie): two daemons' dashboards on one machine
+// do not overwrite each other's token.
 const TokenCookie = "scavenge_token"
+
+// tokenCookie is the token cookie's name for a request to r.Host.
+func tokenCookie(r *http.Request) string {
+	if _, port, err := net.SplitHostPort(r.Host); err == nil && port != "" {
+		return TokenCookie + "_" + port
+	}
+	return TokenCookie
+}
 
 // webRoot is the embedded folder the page is served from.
 func webRoot() http.FileSystem {
@@ -79,7 +91,7 @@ func (d *Dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Frame-Options", "DENY")
 	if q := r.URL.Query().Get("token"); q != "" && d.valid(q) {
 		http.SetCookie(w, &http.Cookie{
-			Name: TokenCookie, Value: q, Path: "/", HttpOnly: true,
+			Name: tokenCookie(r), Value: q, Path: "/", HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, MaxAge: int((30 * 24 * time.Hour).Seconds()),
 		})
 		u := *r.URL
@@ -103,7 +115,7 @@ func (d *Dashboard) authorised(r *http.Request) bool {
 	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && d.valid(strings.TrimSpace(tok)) {
 		return true
 	}
-	c, err := r.Cookie(TokenCookie)
+	c, err := r.Cookie(tokenCookie(r))
 	return err == nil && d.valid(c.Value)
 }
 

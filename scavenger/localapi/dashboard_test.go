@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -58,8 +59,19 @@ func send(t *testing.T, c *http.Client, method, url, key, val string) (int, http
 	return resp.StatusCode, resp.Header, string(body)
 }
 
+// cookieName is the token cookie's name on the server at base.
+func cookieName(t *testing.T, base string) string {
+	t.Helper()
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return TokenCookie + "_" + u.Port()
+}
+
 func TestDashboardToken(t *testing.T) {
 	base, _ := dashboardServer(t)
+	cookie := cookieName(t, base)
 	tests := []struct {
 		name, path, key, val string
 		want                 int
@@ -72,14 +84,15 @@ func TestDashboardToken(t *testing.T) {
 		{"token prefix", "/localapi/v0/status", "Authorization", "Bearer " + testToken[:10], 401, "a token is needed"},
 		{"empty bearer", "/localapi/v0/status", "Authorization", "Bearer ", 401, "a token is needed"},
 		{"basic auth", "/localapi/v0/status", "Authorization", "Basic " + testToken, 401, "a token is needed"},
-		{"wrong cookie", "/localapi/v0/status", "Cookie", TokenCookie + "=nope", 401, "a token is needed"},
+		{"wrong cookie", "/localapi/v0/status", "Cookie", cookie + "=nope", 401, "a token is needed"},
+		{"cookie of another port", "/localapi/v0/status", "Cookie", TokenCookie + "_1=" + testToken, 401, "a token is needed"},
 		{"wrong query token", "/?token=nope", "", "", 401, "a token is needed"},
 		{"bearer", "/localapi/v0/status", "Authorization", "Bearer " + testToken, 200, `"id": "12D3KooWfake"`},
 		{"bearer page", "/", "Authorization", "Bearer " + testToken, 200, "<title>scavenge dashboard</title>"},
 		{"bearer script", "/app.js", "Authorization", "Bearer " + testToken, 200, "data-done"},
 		{"bearer metrics", "/metrics", "Authorization", "Bearer " + testToken, 200, "scavenge_guests 3"},
-		{"cookie", "/localapi/v0/jobs", "Cookie", TokenCookie + "=" + testToken, 200, `"id": "job1"`},
-		{"page under the socket's path", "/localapi/v0/dashboard/", "Cookie", TokenCookie + "=" + testToken, 200, "<title>scavenge dashboard</title>"},
+		{"cookie", "/localapi/v0/jobs", "Cookie", cookie + "=" + testToken, 200, `"id": "job1"`},
+		{"page under the socket's path", "/localapi/v0/dashboard/", "Cookie", cookie + "=" + testToken, 200, "<title>scavenge dashboard</title>"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -105,6 +118,7 @@ func TestDashboardToken(t *testing.T) {
 // bar loses it, and the page's API calls are authorised by the cookie.
 func TestDashboardTokenRedirect(t *testing.T) {
 	base, _ := dashboardServer(t)
+	name := cookieName(t, base)
 	for _, tt := range []struct{ path, wantLoc string }{
 		{"/?token=" + testToken, "/"},
 		{"/?x=1&token=" + testToken, "/?x=1"},
@@ -117,12 +131,12 @@ func TestDashboardTokenRedirect(t *testing.T) {
 		resp := http.Response{Header: hdr}
 		var c *http.Cookie
 		for _, ck := range resp.Cookies() {
-			if ck.Name == TokenCookie {
+			if ck.Name == name {
 				c = ck
 			}
 		}
 		if c == nil || c.Value != testToken || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.MaxAge <= 0 {
-			t.Errorf("GET %s: cookie %+v, want %s=<token>, HttpOnly, SameSite=Strict, Path=/, lasting", tt.path, c, TokenCookie)
+			t.Errorf("GET %s: cookie %+v, want %s=<token>, HttpOnly, SameSite=Strict, Path=/, lasting", tt.path, c, name)
 		}
 	}
 
@@ -382,5 +396,31 @@ func TestServeDashboard(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		c.Close()
 		t.Errorf("%s still accepts connections after the dashboard stopped", addr)
+	}
+}
+
+// TestDashboardCookiePerPort: a token cookie set by the dashboard on one
+// port is not the key to another daemon's dashboard on another port of the
+// same host (browsers send cookies to every port).
+func TestDashboardCookiePerPort(t *testing.T) {
+	d := NewDashboard(New(nil, nil), "0123456789abcdef0123456789abcdef")
+	set := httptest.NewRequest("GET", "http://127.0.0.1:9470/?token=0123456789abcdef0123456789abcdef", nil)
+	w := httptest.NewRecorder()
+	d.ServeHTTP(w, set)
+	cookies := w.Result().Cookies()
+	if len(cookies) != 1 || cookies[0].Name != TokenCookie+"_9470" {
+		t.Fatalf("cookies %+v, want one named %s_9470", cookies, TokenCookie)
+	}
+	for _, c := range []struct {
+		host string
+		want int
+	}{{"127.0.0.1:9470", 200}, {"127.0.0.1:9471", 401}} {
+		r := httptest.NewRequest("GET", "http://"+c.host+"/metrics", nil)
+		r.AddCookie(cookies[0])
+		w := httptest.NewRecorder()
+		d.ServeHTTP(w, r)
+		if w.Code != c.want && !(c.want == 200 && w.Code == 404) {
+			t.Errorf("GET %s with the cookie of :9470: %d, want %d", c.host, w.Code, c.want)
+		}
 	}
 }
