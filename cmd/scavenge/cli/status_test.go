@@ -146,3 +146,38 @@ func TestStatusJobTable(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusCheckpointLines: a task with checkpoints shows its moves, its
+// last checkpoint and the work lost, in the job view and in the task table.
+func TestStatusCheckpointLines(t *testing.T) {
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	task := scavenger.Task{ID: "0", State: scavenger.StateRunning, Peer: "12D3KooWbob", PeerName: "bob-pc", Attempts: 2, Moves: 1,
+		Started: now.Add(-time.Minute), WorkLost: 2 * time.Second,
+		Checkpoint: &scavenger.TaskCheckpoint{Backend: "criu", Size: 10 << 20, Taken: now.Add(-12 * time.Second)}}
+	req := scavenger.SubmitRequest{Argv: []string{"simulate"}, Checkpoint: "criu"}
+	if got, want := checkpointLine(req, task, now), "last criu checkpoint 12s ago (10MiB), work lost 2s"; got != want {
+		t.Errorf("checkpoint line %q, want %q", got, want)
+	}
+	if got := checkpointLine(scavenger.SubmitRequest{}, scavenger.Task{}, now); got != "" {
+		t.Errorf("a task without checkpoints or loss: %q, want nothing", got)
+	}
+	if got := checkpointLine(scavenger.SubmitRequest{}, scavenger.Task{WorkLost: 3 * time.Second}, now); !strings.Contains(got, "restarts from scratch") {
+		t.Errorf("work lost without checkpoints: %q", got)
+	}
+	var out bytes.Buffer
+	e := &env{stdout: &out}
+	printJob(e, scavenger.Job{ID: "j1", Request: req, State: scavenger.StateRunning, Tasks: []scavenger.Task{task}, Submitted: now.Add(-2 * time.Minute)}, now)
+	for _, want := range []string{
+		`(?m)^task 0 +running on bob-pc \(peer 12D3KooWbob\), attempt 2, moved 1 times$`,
+		`(?m)^ +last criu checkpoint 12s ago \(10MiB\), work lost 2s$`,
+	} {
+		if !regexp.MustCompile(want).MatchString(out.String()) {
+			t.Errorf("status of the job lacks a line matching %s:\n%s", want, out.String())
+		}
+	}
+	out.Reset()
+	printTasks(e, []scavenger.Task{task, task}, now, true)
+	if !regexp.MustCompile(`(?m)^0 +running +bob-pc +2 +0 +1 +12s ago +2s +- +1m ago +1m`).MatchString(out.String()) {
+		t.Errorf("task table:\n%s\nwant MOVES 1, CHECKPOINT 12s ago, LOST 2s", out.String())
+	}
+}
