@@ -37,7 +37,7 @@ out_dir = "results"
 retries = 2
 task_timeout = "30m"
 wait_timeout = "1h"
-replicas = 2
+replicas = 1
 rank = "memory"
 allow_local = true
 checkpoint = "signal"
@@ -62,7 +62,7 @@ frame = { from = 1, to = 9, step = 4 }
 			OutDir: "results", Env: map[string]string{"SEED": "{index}"},
 			Requirements: JobRequirements{CPUs: 2, Memory: 4 * GiB, OS: "linux", Arch: "arm64", Labels: []string{"gpu", "ssd"}},
 			Rank:         "memory", Retries: 2, TaskTimeout: Duration(30 * time.Minute), WaitTimeout: Duration(time.Hour),
-			Replicas: 2, AllowLocal: true, Checkpoint: "signal", CheckpointEvery: Duration(10 * time.Minute),
+			Replicas: 1, AllowLocal: true, Checkpoint: "signal", CheckpointEvery: Duration(10 * time.Minute),
 		}},
 		{"count", `version = 1
 command = ["sh", "-c", "echo {index}"]
@@ -291,6 +291,13 @@ arch = "amd46"
 			`job.toml:3: checkpoint_every: 1m, but no checkpoint backend: set checkpoint = "signal" or "criu"`,
 			`job.toml:5: requirements.os: "Linux": write it in lower case, "linux"`,
 			`job.toml:6: requirements.arch: "amd46" is unknown; did you mean "amd64"?`,
+		}},
+		{"checkpoints and replicas", `version = 1
+command = ["a"]
+replicas = 2
+checkpoint = "signal"
+`, []string{
+			`job.toml:4: checkpoint: "signal" with replicas = 2: the replicas would share one checkpoint; use one or the other`,
 		}},
 	}
 	for _, tt := range tests {

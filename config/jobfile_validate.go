@@ -346,6 +346,9 @@ func (j *JobFile) checkRunPolicy(v *validator) {
 	case every > 0 && (j.Checkpoint == "" || j.Checkpoint == "none"):
 		v.add("checkpoint_every", "%s, but no checkpoint backend: set checkpoint = \"signal\" or \"criu\"", every)
 	}
+	if j.Replicas > 1 && j.Replicas <= MaxJobReplicas && j.Checkpoint != "" && j.Checkpoint != "none" {
+		v.add("checkpoint", "%s with replicas = %d: the replicas would share one checkpoint; use one or the other", quoteShort(j.Checkpoint), j.Replicas)
+	}
 	if os := j.Requirements.OS; j.Checkpoint == "criu" && os != "linux" && slices.Contains(knownOS, os) {
 		v.add("checkpoint", "criu works on Linux only, but requirements.os is %q", j.Requirements.OS)
 	}

@@ -308,6 +308,9 @@ func checkRequest(req *SubmitRequest) ([]inputFile, error) {
 		if req.CheckpointEvery < 0 {
 			errs = append(errs, fmt.Errorf("checkpoint_every %s is negative", req.CheckpointEvery))
 		}
+		if req.Replicas > 1 {
+			errs = append(errs, fmt.Errorf("checkpoint %s with %d replicas: the replicas would share one checkpoint", req.Checkpoint, req.Replicas))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("checkpoint %q is not criu, signal or none", req.Checkpoint))
 	}
@@ -872,6 +875,7 @@ func findTask(j *Job, id string) *Task {
 // timeout, a cancel before it ran) and finishes its job when that was the
 // last task.
 func (h *home) endTask(k taskKey, state JobState, reason string, exitCode *int) {
+	image := ""
 	j, err := h.st.update(k.job, func(j *Job) error {
 		t := findTask(j, k.task)
 		if t == nil || t.State.Final() {
@@ -881,9 +885,15 @@ func (h *home) endTask(k taskKey, state JobState, reason string, exitCode *int) 
 		if exitCode != nil {
 			t.ExitCode = exitCode
 		}
+		if t.Checkpoint != nil {
+			image = h.checkpointPath(k, t.Checkpoint.SHA256)
+		}
 		settleJob(j, t.Finished)
 		return nil
 	})
+	if image != "" && err == nil {
+		os.Remove(image) // a task that waited to resume ended without a donor
+	}
 	if errors.Is(err, errSkip) {
 		return
 	}

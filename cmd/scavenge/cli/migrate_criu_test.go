@@ -16,8 +16,8 @@ import (
 )
 
 // TestCRIUMigration moves a counting shell loop between two donors of a
-// real in-process swarm (libp2p, engines, executors, criu) when its
-// donor's owner comes back: it must go on counting where it stopped, in
+// real in-process swarm (libp2p, engines, executors, criu), checkpointed
+// every second while it runs, when its donor's owner comes back: it must go on counting where it stopped, in
 // the same output stream, with one move and no work lost. Where root lacks
 // CAP_SYS_RESOURCE (criu cannot dump another user's process there, see the
 // README), the guests run as root, as `bench migrate --root-guests` does;
@@ -64,13 +64,19 @@ func TestCRIUMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.eng.Pause("test: the task starts on a")
-	id, err := home.eng.Submit(ctx, scavenger.SubmitRequest{Checkpoint: "criu",
+	id, err := home.eng.Submit(ctx, scavenger.SubmitRequest{Checkpoint: "criu", CheckpointEvery: time.Second,
 		Argv: []string{"sh", "-c", `i=0; while [ $i -lt 400 ]; do i=$((i+1)); echo $i; sleep 0.01; done`}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	out := watchOutput(t, ctx, home.eng, id)
 	waitUntil(t, 30*time.Second, "the loop to count to 50 on a", func() bool { return out.last() >= 50 })
+	// A periodic checkpoint reaches the home while the loop runs on.
+	waitUntil(t, 30*time.Second, "a periodic checkpoint at home", func() bool {
+		j, _ := home.eng.Job(id)
+		ck := j.Tasks[0].Checkpoint
+		return ck != nil && !ck.Final && ck.Backend == "criu"
+	})
 	b.eng.Resume()
 	if _, err := waitIdle(ctx, home, []*inprocPeer{b}); err != nil {
 		t.Fatal(err)
