@@ -3,6 +3,8 @@ package scavenger
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +72,14 @@ type guestCheckpoint struct {
 	shipped   time.Time
 	timing    MigrationTiming // of the final checkpoint
 	ship      sync.Mutex      // one image at a time on the stream
+}
+
+// packedImage is an image written to a temporary file, to ship.
+type packedImage struct {
+	path   string
+	sha256 string // of the file, hashed as it was written
+	size   int64
+	m      *checkpoint.Manifest
 }
 
 // newGuestCheckpoint returns the checkpoint state of t's guest, or nil when
@@ -257,9 +267,9 @@ func (g *guest) checkpointFinal(p Process, start time.Time) error {
 // process ended with st; "" when there is none (with the reason). own is
 // set when a task asked to save itself exited on its own instead (it had
 // finished): its exit is its result, not a preemption.
-func (t *donorTask) finalImage(ck *guestCheckpoint, st ExitStatus) (path string, m *checkpoint.Manifest, why string, own bool) {
+func (t *donorTask) finalImage(ck *guestCheckpoint, st ExitStatus) (img *packedImage, why string, own bool) {
 	if ck == nil {
-		return "", nil, "", false
+		return nil, "", false
 	}
 	ck.mu.Lock()
 	settled := ck.settled
@@ -274,47 +284,47 @@ func (t *donorTask) finalImage(ck *guestCheckpoint, st ExitStatus) (path string,
 		ck.mu.Unlock()
 	}()
 	ck.mu.Lock()
-	migrating, final, failed := ck.migrating, ck.final, ck.failed
+	migrating, final := ck.migrating, ck.final
 	ck.final = ""
 	ck.mu.Unlock()
 	if !migrating {
-		return "", nil, failed, false
+		return nil, "", false // a failed migration's fallback said why
 	}
 	switch ck.backend {
 	case wire.BackendSignal:
 		if st.Signal != "" {
-			return "", nil, fmt.Sprintf("checkpoint failed: the task was killed by %s instead of saving itself (does it handle SIGUSR2?)", st.Signal), false
+			return nil, fmt.Sprintf("checkpoint failed: the task was killed by %s instead of saving itself (does it handle SIGUSR2?)", st.Signal), false
 		}
 		if st.Code != checkpoint.ExitCheckpointed {
-			return "", nil, "", true
+			return nil, "", true
 		}
-		path, m, err := t.packSignal(ck)
+		img, err := t.packSignal(ck)
 		if err != nil {
-			return "", nil, "checkpoint failed: " + err.Error(), false
+			return nil, "checkpoint failed: " + err.Error(), false
 		}
-		return path, m, "", false
+		return img, "", false
 	case wire.BackendCRIU:
 		if final == "" {
-			return "", nil, "checkpoint failed: criu left no image", false
+			return nil, "checkpoint failed: criu left no image", false
 		}
 		defer os.RemoveAll(final)
-		path, m, err := t.packCRIU(ck, final)
+		img, err := t.packCRIU(ck, final)
 		if err != nil {
-			return "", nil, "checkpoint failed: " + err.Error(), false
+			return nil, "checkpoint failed: " + err.Error(), false
 		}
-		return path, m, "", false
+		return img, "", false
 	}
-	return "", nil, "", false
+	return nil, "", false
 }
 
 // packSignal packs the task's checkpoint folder into a temporary image
 // file. The task has exited or is frozen: the folder holds still. What the
 // task saved counts against max_output, as it is the task's to fill.
-func (t *donorTask) packSignal(ck *guestCheckpoint) (string, *checkpoint.Manifest, error) {
+func (t *donorTask) packSignal(ck *guestCheckpoint) (*packedImage, error) {
 	if n, err := treeBytes(ck.dir); err != nil {
-		return "", nil, err
+		return nil, err
 	} else if n > t.d.maxOutput {
-		return "", nil, fmt.Errorf("the checkpoint folder holds %s, more than max_output %s", humanBytes(uint64(n)), humanBytes(uint64(t.d.maxOutput)))
+		return nil, fmt.Errorf("the checkpoint folder holds %s, more than max_output %s", humanBytes(uint64(n)), humanBytes(uint64(t.d.maxOutput)))
 	}
 	return t.packImage(ck.dir, checkpoint.Manifest{Backend: checkpoint.Signal})
 }
@@ -339,40 +349,61 @@ func treeBytes(dir string) (int64, error) {
 }
 
 // packCRIU packs criu's images and the task dir (hard-linked into a
-// staging folder, so nothing is copied twice on disk).
-func (t *donorTask) packCRIU(ck *guestCheckpoint, images string) (string, *checkpoint.Manifest, error) {
+// staging folder, so nothing is copied twice on disk). The task dir counts
+// against max_input and max_output together: it holds both.
+func (t *donorTask) packCRIU(ck *guestCheckpoint, images string) (*packedImage, error) {
+	if n, err := treeBytes(ck.taskDir); err != nil {
+		return nil, err
+	} else if limit := t.d.maxInput + t.d.maxOutput; n > limit {
+		return nil, fmt.Errorf("the task dir holds %s, more than max_input and max_output together (%s)", humanBytes(uint64(n)), humanBytes(uint64(limit)))
+	}
 	stage, err := os.MkdirTemp(t.d.workDir, ".stage-")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	defer os.RemoveAll(stage)
 	if err := os.Rename(images, filepath.Join(stage, imageCRIUDir)); err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	dirs, err := linkTree(ck.taskDir, filepath.Join(stage, imageWorkDir))
 	if err != nil {
-		return "", nil, fmt.Errorf("task dir: %w", err)
+		return nil, fmt.Errorf("task dir: %w", err)
 	}
 	return t.packImage(stage, checkpoint.Manifest{Backend: checkpoint.CRIU,
 		Meta: map[string]string{metaTaskDir: ck.taskDir, metaDirs: strings.Join(dirs, "\n")}})
 }
 
-// packImage packs dir into a temporary file in the work dir.
-func (t *donorTask) packImage(dir string, m checkpoint.Manifest) (string, *checkpoint.Manifest, error) {
+// packImage packs dir into a temporary file in the work dir, hashing the
+// file as it is written.
+func (t *donorTask) packImage(dir string, m checkpoint.Manifest) (*packedImage, error) {
 	f, err := os.CreateTemp(t.d.workDir, ".image-")
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	m.Task = t.spec.JobID + "/" + t.spec.TaskID
-	got, err := checkpoint.Pack(context.Background(), f, dir, m)
+	h := sha256.New()
+	cw := &countWriter{w: io.MultiWriter(f, h)}
+	got, err := checkpoint.Pack(context.Background(), cw, dir, m)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return "", nil, err
+		return nil, err
 	}
-	return f.Name(), got, nil
+	return &packedImage{path: f.Name(), sha256: hex.EncodeToString(h.Sum(nil)), size: cw.n, m: got}, nil
+}
+
+// countWriter counts what goes through it.
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
 }
 
 // linkTree recreates src's folders under dst and hard-links its regular
@@ -420,31 +451,25 @@ func makeDirs(dir, list string) error {
 	return nil
 }
 
-// shipImage sends the image at path home: a Checkpoint frame, then its
-// bytes. Output frames of the running guest may come in between.
-func (t *donorTask) shipImage(ck *guestCheckpoint, path string, m *checkpoint.Manifest, taken time.Time, final bool) error {
+// shipImage sends img home and removes its file: a Checkpoint frame, then
+// its bytes. Output frames of the running guest may come in between.
+func (t *donorTask) shipImage(ck *guestCheckpoint, img *packedImage, taken time.Time, final bool) error {
 	ck.ship.Lock()
 	defer ck.ship.Unlock()
-	defer os.Remove(path)
-	f, err := os.Open(path)
+	defer os.Remove(img.path)
+	f, err := os.Open(img.path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	sha, size, err := hashReader(f)
-	if err != nil {
+	m := img.m
+	if err := t.c.Send(&wire.Checkpoint{Backend: m.Backend, ID: m.ID, SHA256: img.sha256, Size: img.size, Final: final, UnixMs: taken.UnixMilli()}); err != nil {
 		return err
 	}
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
-		return err
-	}
-	if err := t.c.Send(&wire.Checkpoint{Backend: m.Backend, ID: m.ID, SHA256: sha, Size: size, Final: final, UnixMs: taken.UnixMilli()}); err != nil {
-		return err
-	}
-	if got, err := sendChunks(t.c, "checkpoint image", f, size); err != nil || got != sha {
+	if got, err := sendChunks(t.c, "checkpoint image", f, img.size); err != nil || got != img.sha256 {
 		return fmt.Errorf("checkpoint image: %w", cmp.Or(err, errSHA256Mismatch))
 	}
-	t.log.Info("checkpoint sent home", "backend", m.Backend, "image", m.ID[:12], "bytes", size, "final", final)
+	t.log.Info("checkpoint sent home", "backend", m.Backend, "image", m.ID[:12], "bytes", img.size, "final", final)
 	return nil
 }
 
@@ -478,8 +503,7 @@ func (t *donorTask) periodic(ctx context.Context, g *guest, ck *guestCheckpoint)
 
 // checkpointNow takes a checkpoint of the running guest and ships it.
 func (t *donorTask) checkpointNow(ctx context.Context, p Process, ck *guestCheckpoint) error {
-	var path string
-	var m *checkpoint.Manifest
+	var img *packedImage
 	taken := time.Now()
 	switch ck.backend {
 	case wire.BackendSignal:
@@ -492,7 +516,7 @@ func (t *donorTask) checkpointNow(ctx context.Context, p Process, ck *guestCheck
 			return fmt.Errorf("freeze: %w", err)
 		}
 		var err error
-		path, m, err = t.packSignal(ck)
+		img, err = t.packSignal(ck)
 		p.Thaw()
 		if err != nil {
 			return err
@@ -514,7 +538,7 @@ func (t *donorTask) checkpointNow(ctx context.Context, p Process, ck *guestCheck
 		err = mg.Dump(ctx, p, images, true)
 		if err == nil {
 			// Still frozen: the task dir must match the dump.
-			path, m, err = t.packCRIU(ck, images)
+			img, err = t.packCRIU(ck, images)
 		}
 		os.RemoveAll(images)
 		p.Thaw()
@@ -524,7 +548,7 @@ func (t *donorTask) checkpointNow(ctx context.Context, p Process, ck *guestCheck
 	default:
 		return nil
 	}
-	return t.shipImage(ck, path, m, taken, false)
+	return t.shipImage(ck, img, taken, false)
 }
 
 // resumeImage prepares a resumed task from the image in the cache: a

@@ -378,9 +378,9 @@ func (t *donorTask) runGuest(dir, criuImages string) error {
 	stopPeriodic()
 	<-periodicDone
 	d.releaseClaim(t.cl) // the slots are free as soon as the process is gone
-	image, manifest, why, own := t.finalImage(ck, st)
-	if image != "" {
-		defer os.Remove(image)
+	img, why, own := t.finalImage(ck, st)
+	if img != nil {
+		defer os.Remove(img.path)
 	}
 	reason, preempted, gone := g.outcome()
 	if own {
@@ -392,20 +392,16 @@ func (t *donorTask) runGuest(dir, criuImages string) error {
 		return nil // the stream is reset: nobody to report to
 	}
 	t.s.setIdle(d.streamIdle())
-	if image != "" {
+	if img != nil {
 		sendStart := time.Now()
-		var size int64
-		if fi, err := os.Stat(image); err == nil {
-			size = fi.Size()
-		}
-		if err := t.shipImage(ck, image, manifest, time.Now(), true); err != nil {
+		if err := t.shipImage(ck, img, time.Now(), true); err != nil {
 			t.log.Warn("checkpoint not sent home", "err", err)
 			return nil // the stream is broken: the home resumes from what it has
 		}
 		ck.mu.Lock()
 		timing := ck.timing
 		ck.mu.Unlock()
-		timing.Send, timing.Bytes = time.Since(sendStart), size
+		timing.Send, timing.Bytes = time.Since(sendStart), img.size
 		d.e.stats().guestMigrated(timing)
 		reason = "migrated: " + reason
 		t.log.Info("guest migrated", "freeze", timing.Freeze, "dump", timing.Dump, "pack", timing.Pack, "send", timing.Send, "bytes", timing.Bytes)

@@ -106,6 +106,11 @@ type home struct {
 	// there; avoid holds the peers that reached maxDonorFailures.
 	failedOn  map[string]map[string]int
 	avoid     map[string]map[string]bool
+	// ending counts, per job, the task ends being recorded; finished
+	// holds the job's final record until the last of them has published
+	// its task-ended event (see beginEnding).
+	ending   map[string]int
+	finished map[string]Job
 	lastOrder uint64 // the order of the last task queued
 	runs      map[taskKey]*taskRun
 	views     map[string]slotView // per peer: what we changed since its offer
@@ -138,6 +143,7 @@ func newHome(e *Engine) (*home, error) {
 		outputCap: outputCap{files: maxOutputFiles, bytes: maxOutputBytes},
 		runs:      map[taskKey]*taskRun{}, views: map[string]slotView{}, ours: map[string]slotUse{}, seqs: map[string]uint64{},
 		failedOn: map[string]map[string]int{}, avoid: map[string]map[string]bool{},
+		ending: map[string]int{}, finished: map[string]Job{},
 	}
 	jobs, requeued, err := st.recoverUnfinished(reasonRestarted)
 	if err != nil {
@@ -876,6 +882,9 @@ func findTask(j *Job, id string) *Task {
 // last task.
 func (h *home) endTask(k taskKey, state JobState, reason string, exitCode *int) {
 	image := ""
+	h.beginEnding(k.job)
+	var final *Job
+	defer func() { h.endEnding(k.job, final) }()
 	j, err := h.st.update(k.job, func(j *Job) error {
 		t := findTask(j, k.task)
 		if t == nil || t.State.Final() {
@@ -902,7 +911,39 @@ func (h *home) endTask(k taskKey, state JobState, reason string, exitCode *int) 
 		return
 	}
 	h.taskEnded(j, k.task)
-	h.published(j)
+	final = &j
+}
+
+// beginEnding marks that an end of one of job's tasks is being recorded.
+// Ends are recorded concurrently, and the one that makes the job final
+// may get there before another has published its task-ended event; since
+// watchers stop at EventFinished, the job's EventFinished waits until
+// every end under way has called endEnding.
+func (h *home) beginEnding(job string) {
+	h.mu.Lock()
+	h.ending[job]++
+	h.mu.Unlock()
+}
+
+// endEnding is beginEnding's other half, once the task's events are out; j
+// is the job as that end left it (nil when nothing was recorded).
+func (h *home) endEnding(job string, j *Job) {
+	h.mu.Lock()
+	if j != nil && j.State.Final() {
+		h.finished[job] = *j
+	}
+	h.ending[job]--
+	done, ok := h.finished[job]
+	if h.ending[job] > 0 {
+		ok = false
+	} else {
+		delete(h.ending, job)
+		delete(h.finished, job)
+	}
+	h.mu.Unlock()
+	if ok {
+		h.published(done)
+	}
 }
 
 // published sends EventFinished once a job's update made it final.

@@ -258,10 +258,12 @@ func (a *attempt) converse(ctx context.Context) attemptResult {
 				return a.protocol(m, exit)
 			}
 			exit = m
-			if started {
+			if started && exitedOK(m) {
 				// The donor frees a started task's slot when its process
 				// ends, before this Exit: the next task may claim it while
-				// this one's outputs travel.
+				// this one's outputs travel. After a failure it waits until
+				// the failure is counted, so a peer where a job's tasks keep
+				// failing is avoided before it gets another one.
 				a.h.releaseRun(a.r)
 			}
 		case *wire.FileHeader:
@@ -560,6 +562,9 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 	}
 	requeued, failedHere, elsewhere := false, false, ""
 	dropImage := ""
+	h.beginEnding(r.key.job)
+	var final *Job
+	defer func() { h.endEnding(r.key.job, final) }()
 	j, err := h.st.update(r.key.job, func(j *Job) error {
 		t := findTask(j, r.key.task)
 		if t == nil || t.State.Final() {
@@ -657,7 +662,7 @@ func (h *home) finishAttempt(r *taskRun, res attemptResult) {
 		h.poke()
 	case err == nil:
 		h.taskEnded(j, r.key.task)
-		h.published(j)
+		final = &j
 	}
 }
 
