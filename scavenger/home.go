@@ -104,13 +104,13 @@ type home struct {
 	queue  []*pending // in submission order
 	// failedOn counts, per job and peer, the tasks that exited non-zero
 	// there; avoid holds the peers that reached maxDonorFailures.
-	failedOn  map[string]map[string]int
-	avoid     map[string]map[string]bool
+	failedOn map[string]map[string]int
+	avoid    map[string]map[string]bool
 	// ending counts, per job, the task ends being recorded; finished
 	// holds the job's final record until the last of them has published
 	// its task-ended event (see beginEnding).
-	ending   map[string]int
-	finished map[string]Job
+	ending    map[string]int
+	finished  map[string]Job
 	lastOrder uint64 // the order of the last task queued
 	runs      map[taskKey]*taskRun
 	views     map[string]slotView // per peer: what we changed since its offer
