@@ -5,6 +5,7 @@ package tray
 import (
 	"context"
 	"runtime"
+	"time"
 
 	"fyne.io/systray"
 )
@@ -20,12 +21,22 @@ type trayUI struct {
 	icon                                                        Icon
 	tooltip                                                     string
 	shown                                                       bool
+	// settleUntil: until then the icon and tooltip are set on every view,
+	// changed or not. fyne.io/systray (v1.12) calls onReady before it
+	// exports the item's properties, and a SetIcon or SetTooltip made in
+	// between is kept in memory but never reaches the bus; the next set
+	// of the same value would be skipped as unchanged.
+	settleUntil time.Time
 }
+
+// settleTime covers systray's start-up, which is over in milliseconds on
+// an idle desktop and may take seconds on a loaded one.
+const settleTime = 10 * time.Second
 
 // newTrayUI builds the menu; clicks on its items arrive on actions() until
 // ctx ends.
 func newTrayUI(ctx context.Context) *trayUI {
-	u := &trayUI{acts: make(chan action)}
+	u := &trayUI{acts: make(chan action), settleUntil: time.Now().Add(settleTime)}
 	u.head = add("", false)
 	systray.AddSeparator()
 	u.pauseFor = u.clickable(ctx, "Pause for …", actPauseFor)
@@ -66,11 +77,12 @@ func (u *trayUI) clickable(ctx context.Context, label string, a action) *menuIte
 }
 
 func (u *trayUI) show(v view) {
-	if !u.shown || v.icon != u.icon {
+	settling := time.Now().Before(u.settleUntil)
+	if !u.shown || settling || v.icon != u.icon {
 		systray.SetIcon(iconBytes(v.icon))
 		u.icon = v.icon
 	}
-	if !u.shown || v.tooltip != u.tooltip {
+	if !u.shown || settling || v.tooltip != u.tooltip {
 		systray.SetTooltip(v.tooltip)
 		u.tooltip = v.tooltip
 	}
