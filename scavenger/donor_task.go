@@ -198,9 +198,6 @@ func (t *donorTask) check() error {
 			return fmt.Errorf("inputs exceed max_input %s of this donor", humanBytes(uint64(t.d.maxInput)))
 		}
 	}
-	if r := t.spec.Resume; r != nil && r.Size > max(t.d.maxInput, wire.MaxImageBytes) {
-		return fmt.Errorf("checkpoint image of %s is too large", humanBytes(uint64(r.Size)))
-	}
 	if err := t.checkCheckpoint(); err != nil {
 		return err
 	}

@@ -176,7 +176,7 @@ func (h *home) dropCheckpoint(k taskKey, why string) {
 // image as an input to send, or nil to start from scratch. The image is
 // checked first: a bad one is dropped here rather than sent.
 func (h *home) resumePoint(r *taskRun) (*TaskCheckpoint, *inputFile) {
-	if r.req.Checkpoint == "" || r.req.Checkpoint == "none" {
+	if checkpointBackend(r.req) == "" {
 		return nil, nil
 	}
 	j, err := h.st.get(r.key.job)
