@@ -191,6 +191,7 @@ func (g *guest) migrate(cause string, fallback func(why string)) {
 	}
 	why := fmt.Sprintf("checkpoint failed: %v", err)
 	g.d.log.Warn("guest not migrated", "job", g.info.JobID, "task", g.info.TaskID, "err", err)
+	g.d.e.stats().checkpointed(false)
 	ck.mu.Lock()
 	ck.migrating, ck.failed = false, why
 	ck.mu.Unlock()
@@ -470,6 +471,7 @@ func (t *donorTask) shipImage(ck *guestCheckpoint, img *packedImage, taken time.
 		return fmt.Errorf("checkpoint image: %w", cmp.Or(err, errSHA256Mismatch))
 	}
 	t.log.Info("checkpoint sent home", "backend", m.Backend, "image", m.ID[:12], "bytes", img.size, "final", final)
+	t.d.e.stats().checkpointed(true)
 	return nil
 }
 
@@ -497,6 +499,7 @@ func (t *donorTask) periodic(ctx context.Context, g *guest, ck *guestCheckpoint)
 		}
 		if err := t.checkpointNow(ctx, p, ck); err != nil {
 			t.log.Warn("periodic checkpoint failed", "err", err)
+			t.d.e.stats().checkpointed(false)
 		}
 	}
 }

@@ -151,6 +151,7 @@ func (t *donorTask) serve() error {
 		t.resume.Unpack = time.Since(unpackStart)
 		if err != nil {
 			t.log.Warn("cannot resume from the checkpoint image", "err", err)
+			d.e.stats().resumeFailed()
 			return t.finish(&wire.Exit{Code: -1, Preempted: true, ResumeFailed: wire.CleanText(err.Error(), wire.MaxReasonLen),
 				Reason: "the checkpoint image was rejected", UnixMs: time.Now().UnixMilli()}, "")
 		}
@@ -326,6 +327,7 @@ func (t *donorTask) runGuest(dir, criuImages string) error {
 		if err != nil {
 			close(ready)
 			t.log.Warn("criu restore failed", "err", err)
+			d.e.stats().resumeFailed()
 			t.s.setIdle(d.streamIdle())
 			return t.finish(&wire.Exit{Code: -1, Preempted: true, ResumeFailed: wire.CleanText(err.Error(), wire.MaxReasonLen),
 				Reason: "the checkpoint could not be restored here", UnixMs: time.Now().UnixMilli()}, "")

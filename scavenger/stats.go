@@ -33,6 +33,10 @@ type Stats struct {
 	TasksRun       uint64    `json:"tasks_run"`       // guests that ran here to the end
 	TasksPreempted uint64    `json:"tasks_preempted"` // of which stopped for the owner
 	TasksMigrated  uint64    `json:"tasks_migrated"`  // checkpointed and moved on
+	// Checkpoints of guests here by outcome: images sent home (periodic
+	// and final), checkpoints that failed, guests resumed here from an
+	// image, and images that could not be resumed here.
+	Checkpoints Checkpoints `json:"checkpoints"`
 	// CPU seconds used by guests here, and by this home's tasks elsewhere.
 	CPUDonatedSeconds  float64   `json:"cpu_donated_seconds"`
 	CPUReceivedSeconds float64   `json:"cpu_received_seconds"`
@@ -50,6 +54,14 @@ type Histogram struct {
 	Counts []uint64  `json:"counts"` // observations <= Bounds[i] (cumulative)
 	Count  uint64    `json:"count"`
 	Sum    float64   `json:"sum"`
+}
+
+// Checkpoints counts checkpoint events on this donor.
+type Checkpoints struct {
+	Sent         uint64 `json:"sent"`
+	Failed       uint64 `json:"failed"`
+	Resumed      uint64 `json:"resumed"`
+	ResumeFailed uint64 `json:"resume_failed"`
 }
 
 // MigrationTiming is how long each step of a guest's departure took.
@@ -88,6 +100,7 @@ type statsRecorder struct {
 	migrated  uint64
 	donated   time.Duration
 	received  time.Duration
+	ckpts     Checkpoints
 	lastMig   *MigrationTiming
 	lastRes   *ResumeTiming
 	reaction  Histogram
@@ -200,7 +213,33 @@ func (s *statsRecorder) guestResumed(t ResumeTiming) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.ckpts.Resumed++
 	s.lastRes = &t
+}
+
+// checkpointed counts a checkpoint image sent home (ok) or a checkpoint
+// that failed.
+func (s *statsRecorder) checkpointed(ok bool) {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ok {
+		s.ckpts.Sent++
+	} else {
+		s.ckpts.Failed++
+	}
+}
+
+// resumeFailed counts an image that could not be resumed here.
+func (s *statsRecorder) resumeFailed() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ckpts.ResumeFailed++
 }
 
 // receivedCPU counts CPU a donor reported for one of this home's tasks.
@@ -228,7 +267,7 @@ func (s *statsRecorder) snapshot() Stats {
 		Time: now, TasksRun: s.run, TasksPreempted: s.preempted, TasksMigrated: s.migrated,
 		CPUDonatedSeconds: s.donated.Seconds(), CPUReceivedSeconds: s.received.Seconds(),
 		Reaction: r, History: append([]PresenceChange{}, s.history...),
-		LastMigration: s.lastMig, LastResume: s.lastRes,
+		LastMigration: s.lastMig, LastResume: s.lastRes, Checkpoints: s.ckpts,
 	}
 	if n := len(s.history); n > 0 {
 		st.State = s.history[n-1].State

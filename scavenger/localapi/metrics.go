@@ -39,6 +39,7 @@ var (
 	descPeers    = prometheus.NewDesc("scavenge_peers", "Other peers whose offers are fresh.", nil, nil)
 	descTasks    = prometheus.NewDesc("scavenge_tasks_total", "Guest tasks on this machine by what happened to them.", []string{"event"}, nil)
 	descCPU      = prometheus.NewDesc("scavenge_cpu_seconds_total", "CPU seconds donated to other peers' tasks, and received by this home's tasks.", []string{"direction"}, nil)
+	descCkpt     = prometheus.NewDesc("scavenge_checkpoints_total", "Checkpoints of guests on this machine by outcome: images sent home, checkpoints failed, guests resumed here, images that could not be resumed here.", []string{"result"}, nil)
 	descReaction = prometheus.NewDesc("scavenge_reaction_seconds", "Time from a presence decision to its guest action being applied.", nil, nil)
 )
 
@@ -63,6 +64,10 @@ func (c statsCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descTasks, prometheus.CounterValue, float64(st.TasksRun), "run")
 	ch <- prometheus.MustNewConstMetric(descTasks, prometheus.CounterValue, float64(st.TasksPreempted), "preempted")
 	ch <- prometheus.MustNewConstMetric(descTasks, prometheus.CounterValue, float64(st.TasksMigrated), "migrated")
+	for result, v := range map[string]uint64{"sent": st.Checkpoints.Sent, "failed": st.Checkpoints.Failed,
+		"resumed": st.Checkpoints.Resumed, "resume_failed": st.Checkpoints.ResumeFailed} {
+		ch <- prometheus.MustNewConstMetric(descCkpt, prometheus.CounterValue, float64(v), result)
+	}
 	ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, st.CPUDonatedSeconds, "donated")
 	ch <- prometheus.MustNewConstMetric(descCPU, prometheus.CounterValue, st.CPUReceivedSeconds, "received")
 	buckets := make(map[float64]uint64, len(st.Reaction.Bounds))

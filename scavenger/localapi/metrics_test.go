@@ -37,6 +37,7 @@ func sampleStats() scavenger.Stats {
 		TasksRun:           11,
 		TasksPreempted:     4,
 		TasksMigrated:      2,
+		Checkpoints:        scavenger.Checkpoints{Sent: 9, Failed: 1, Resumed: 6, ResumeFailed: 8},
 		CPUDonatedSeconds:  7200.5,
 		CPUReceivedSeconds: 1800.25,
 		Reaction: scavenger.Histogram{
@@ -137,7 +138,7 @@ func TestMetrics(t *testing.T) {
 				names = append(names, n)
 			}
 			slices.Sort(names)
-			want := []string{"scavenge_cpu_seconds_total", "scavenge_guests", "scavenge_peers",
+			want := []string{"scavenge_checkpoints_total", "scavenge_cpu_seconds_total", "scavenge_guests", "scavenge_peers",
 				"scavenge_presence_state", "scavenge_reaction_seconds", "scavenge_tasks_total"}
 			// Our own registry: no Go runtime or libp2p series.
 			if !slices.Equal(names, want) {
@@ -166,6 +167,10 @@ func TestMetrics(t *testing.T) {
 				{"scavenge_tasks_total", []string{"event", "run"}, 11},
 				{"scavenge_tasks_total", []string{"event", "preempted"}, 4},
 				{"scavenge_tasks_total", []string{"event", "migrated"}, 2},
+				{"scavenge_checkpoints_total", []string{"result", "sent"}, 9},
+				{"scavenge_checkpoints_total", []string{"result", "failed"}, 1},
+				{"scavenge_checkpoints_total", []string{"result", "resumed"}, 6},
+				{"scavenge_checkpoints_total", []string{"result", "resume_failed"}, 8},
 				{"scavenge_cpu_seconds_total", []string{"direction", "donated"}, 7200.5},
 				{"scavenge_cpu_seconds_total", []string{"direction", "received"}, 1800.25},
 			}

@@ -97,6 +97,11 @@ func TestCRIUMigration(t *testing.T) {
 	if m := a.eng.Stats().LastMigration; m == nil || m.Backend != "criu" || m.Dump <= 0 {
 		t.Errorf("a's last migration %+v, want a criu dump", m)
 	}
+	// The counters /metrics shows: a periodic and the final image sent
+	// from a, one resume on b.
+	if ca, cb := a.eng.Stats().Checkpoints, b.eng.Stats().Checkpoints; ca.Sent < 2 || ca.Failed != 0 || cb.Resumed != 1 || cb.ResumeFailed != 0 {
+		t.Errorf("checkpoint counters: a %+v, b %+v; want a: 2 or more sent, b: 1 resumed", ca, cb)
+	}
 }
 
 // outputLog collects a job's stdout as it comes.
