@@ -52,7 +52,7 @@ var docs = []section{
 		{"lease", "A guest whose home stops renewing its lease is stopped after this (at least 2s).", ""},
 		{"max_input", "Most input bytes one task may send here.", ""},
 		{"max_output", "Most output file bytes one task may return.", ""},
-		{"criu", "Path of the criu binary (4.x) for transparent checkpoints; \"\" looks for one\n(SCAVENGE_CRIU, /opt/scavenge-criu/criu, PATH). Needs a daemon run as root.", ""},
+		{"criu", "Path of the criu binary (4.x) for transparent checkpoints; \"\" looks for one\n(SCAVENGE_CRIU, /opt/scavenge-criu/criu, PATH). Needs a daemon run as root with\nCAP_SYS_RESOURCE (any ordinary root has it; `scavenge status` says if criu is usable).", ""},
 		{"checkpoint_every", "Checkpoint running guests this often when their job asked for a backend but\nno interval, so a donor that dies costs at most that much work; \"0s\" = only\nwhen they must leave.", ""},
 	}},
 	{"policy", "When this machine donates.", []doc{
