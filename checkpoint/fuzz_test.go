@@ -55,6 +55,29 @@ func FuzzReadPayload(f *testing.F) {
 	})
 }
 
+// FuzzReadManifest: the home's quick check of an image it keeps must
+// never panic, and a manifest it accepts is the one Unpack finds.
+//
+//	go test ./checkpoint -run '^$' -fuzz FuzzReadManifest -fuzztime 60s
+func FuzzReadManifest(f *testing.F) {
+	for _, seed := range fuzzSeeds(f) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, img []byte) {
+		m, err := ReadManifest(bytes.NewReader(img))
+		if err != nil {
+			return
+		}
+		if len(m.ID) != 64 || m.Format != FormatVersion {
+			t.Fatalf("accepted manifest %+v: want an ID and format %d", m, FormatVersion)
+		}
+		dst := filepath.Join(t.TempDir(), "img")
+		if full, err := Unpack(context.Background(), bytes.NewReader(img), dst, UnpackOptions{Limits: fuzzLimits}); err == nil && full.ID != m.ID {
+			t.Fatalf("ReadManifest says %s, Unpack %s", m.ID, full.ID)
+		}
+	})
+}
+
 func fuzzSeeds(f *testing.F) [][]byte {
 	golden, err := os.ReadFile(goldenV1Path)
 	if err != nil {
