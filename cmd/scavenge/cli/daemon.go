@@ -157,7 +157,13 @@ func serveDaemon(ctx context.Context, home string, c config.Config, ln, pub *net
 	if err != nil {
 		return err
 	}
-	backends := checkpointBackends(ex, crb, log)
+	backends, err := checkpointBackends(ex, crb)
+	switch {
+	case err != nil:
+		log.Info("criu checkpoints unavailable", "criu", crb.Path(), "err", err)
+	case crb != nil:
+		log.Info("criu checkpoints available", "criu", crb.Path())
+	}
 	pol, err := policyFromConfig(c)
 	if err != nil {
 		return err

@@ -24,16 +24,16 @@ func criuBackend(c config.Config, log *slog.Logger) *checkpoint.CRIUBackend {
 	return checkpoint.NewCRIU(c.Donor.CRIU)
 }
 
-// checkpointBackends lists what ex can checkpoint guests with, best first.
-func checkpointBackends(ex *executor.Executor, crb *checkpoint.CRIUBackend, log *slog.Logger) []string {
-	backends := []string{checkpoint.Signal}
+// checkpointBackends lists what ex can checkpoint guests with, best first:
+// signal, and criu when ex was given crb and can use it; criuErr says why
+// not when it was given crb but cannot.
+func checkpointBackends(ex *executor.Executor, crb *checkpoint.CRIUBackend) (backends []string, criuErr error) {
+	backends = []string{checkpoint.Signal}
 	if crb == nil {
-		return backends
+		return backends, nil
 	}
 	if err := ex.CanMigrate(); err != nil {
-		log.Info("criu checkpoints unavailable", "criu", crb.Path(), "err", err)
-		return backends
+		return backends, err
 	}
-	log.Info("criu checkpoints available", "criu", crb.Path())
-	return append([]string{checkpoint.CRIU}, backends...)
+	return append([]string{checkpoint.CRIU}, backends...), nil
 }

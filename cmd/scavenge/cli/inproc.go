@@ -172,12 +172,9 @@ func (s *inprocSwarm) startEngine(m *inprocPeer, spec inprocSpec, log *slog.Logg
 	if err != nil {
 		return fmt.Errorf("executor: %w", err)
 	}
-	backends := []string{checkpoint.Signal}
-	if spec.CRIU != nil {
-		if err := exec.CanMigrate(); err != nil {
-			return fmt.Errorf("%s cannot checkpoint with criu: %w", spec.Name, err)
-		}
-		backends = append([]string{checkpoint.CRIU}, backends...)
+	backends, err := checkpointBackends(exec, spec.CRIU)
+	if err != nil {
+		return fmt.Errorf("%s cannot checkpoint with criu: %w", spec.Name, err)
 	}
 	onReturn := spec.OnReturn
 	if onReturn.Action == policy.ActionNone {
