@@ -14,6 +14,7 @@ import (
 
 	"github.com/scavenge/scavenge/peer/wire"
 	"github.com/scavenge/scavenge/scavenger"
+	"github.com/scavenge/scavenge/scavenger/executor"
 )
 
 // TestMigration moves a counting task (testdata/counter) between real
@@ -114,7 +115,9 @@ func TestMigration(t *testing.T) {
 
 	t.Run("criu", func(t *testing.T) {
 		if !offers(t, homeH, idA, "criu") {
-			if !hasSysResource(t) {
+			if has, err := executor.HasCapSysResource(); err != nil {
+				t.Fatal(err)
+			} else if !has {
 				t.Skip("this root lacks CAP_SYS_RESOURCE (a container that dropped it), without which criu cannot dump a guest of another user; see the README's \"Checkpoints and migration\"")
 			}
 			if os.Getenv("CI") != "" {
@@ -258,27 +261,6 @@ func offers(t *testing.T, home, id, b string) bool {
 					return true
 				}
 			}
-		}
-	}
-	return false
-}
-
-// hasSysResource reports whether this process has CAP_SYS_RESOURCE, as the
-// daemons it starts then do.
-func hasSysResource(t *testing.T) bool {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if hex, ok := strings.CutPrefix(line, "CapEff:"); ok {
-			caps, err := strconv.ParseUint(strings.TrimSpace(hex), 16, 64)
-			if err != nil {
-				t.Fatalf("CapEff %q: %v", hex, err)
-			}
-			const capSysResource = 24
-			return caps&(1<<capSysResource) != 0
 		}
 	}
 	return false

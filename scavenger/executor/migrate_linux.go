@@ -110,16 +110,26 @@ func (e *Executor) canDumpGuestUser() error {
 	if e.guest == nil || e.guest.uid == 0 {
 		return nil
 	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("migratable guests: read the daemon's capabilities: %w", err)
+	has, err := HasCapSysResource()
+	if err != nil {
+		return fmt.Errorf("migratable guests: %w", err)
 	}
-	if data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) == 0 {
+	if !has {
 		return fmt.Errorf("migratable guests: criu cannot dump processes of the guest user %s: "+
 			"the daemon lacks CAP_SYS_RESOURCE (a container or service with reduced capabilities?)", e.guest.name)
 	}
 	return nil
+}
+
+// HasCapSysResource reports whether this process has CAP_SYS_RESOURCE,
+// without which criu cannot dump a process of another user.
+func HasCapSysResource() (bool, error) {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false, fmt.Errorf("read the daemon's capabilities: %w", err)
+	}
+	return data[unix.CAP_SYS_RESOURCE/32].Effective&(1<<(unix.CAP_SYS_RESOURCE%32)) != 0, nil
 }
 
 var _ scavenger.Migrator = (*Executor)(nil)

@@ -14,6 +14,9 @@ import (
 // so it is not a scavenger.Migrator, and a migratable Start fails.
 var errMigrateOS = errors.New("migratable guest: criu checkpoints Linux processes only, and this is " + runtime.GOOS)
 
+// HasCapSysResource is false off Linux: there are no capabilities to have.
+func HasCapSysResource() (bool, error) { return false, nil }
+
 // canStartMigratable always refuses off Linux.
 func (e *Executor) canStartMigratable() error { return errMigrateOS }
 

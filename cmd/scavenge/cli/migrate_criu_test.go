@@ -70,9 +70,9 @@ func TestCRIUMigration(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := watchOutput(t, ctx, home.eng, id)
-	waitUntil(t, 30*time.Second, "the loop to count to 50 on a", func() bool { return out.last() >= 50 })
+	eventually(t, "the loop to count to 50 on a", func() bool { return out.last() >= 50 })
 	// A periodic checkpoint reaches the home while the loop runs on.
-	waitUntil(t, 30*time.Second, "a periodic checkpoint at home", func() bool {
+	eventually(t, "a periodic checkpoint at home", func() bool {
 		j, _ := home.eng.Job(id)
 		ck := j.Tasks[0].Checkpoint
 		return ck != nil && !ck.Final && ck.Backend == "criu"
@@ -83,7 +83,7 @@ func TestCRIUMigration(t *testing.T) {
 	}
 	a.eng.Pause("test: the owner is back")
 	var j scavenger.Job
-	waitUntil(t, 60*time.Second, "the job to finish", func() bool {
+	eventually(t, "the job to finish", func() bool {
 		j, _ = home.eng.Job(id)
 		return j.State.Final()
 	})
@@ -155,15 +155,4 @@ func countsUp(ns []int) bool {
 		}
 	}
 	return true
-}
-
-func waitUntil(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", limit, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
