@@ -323,27 +323,16 @@ func (d *donor) applyLocked(p Presence) []func() {
 		}
 		switch p.Action {
 		case GuestMigrate:
-			if g.ck == nil || g.ck.hasFailed() {
-				why := cause + " (its job asked for no checkpoints)"
-				if g.ck != nil {
-					why = cause + " (" + g.ck.hasFailedWhy() + ")"
-				}
-				if p.Fallback == GuestShare {
-					g.treat(GuestShare, p.Share, why)
-					continue
-				}
-				stops = append(stops, d.killGuest(cl, g, why))
-				continue
-			}
-			stops = append(stops, func() {
-				go g.migrate(cause, func(why string) {
-					if p.Fallback == GuestShare {
-						g.treat(GuestShare, p.Share, why)
-						return
-					}
-					d.killGuest(cl, g, why)()
+			switch {
+			case g.ck == nil:
+				stops = append(stops, d.fallback(cl, g, p, cause+" (its job asked for no checkpoints)"))
+			case g.ck.failure() != "":
+				stops = append(stops, d.fallback(cl, g, p, cause+" ("+g.ck.failure()+")"))
+			default:
+				stops = append(stops, func() {
+					go g.migrate(cause, func(why string) { d.fallback(cl, g, p, why)() })
 				})
-			})
+			}
 		case GuestKill:
 			stops = append(stops, d.killGuest(cl, g, cause))
 		default:
@@ -354,6 +343,16 @@ func (d *donor) applyLocked(p Presence) []func() {
 		}
 	}
 	return stops
+}
+
+// fallback gives g, which cannot be migrated (why), the policy's
+// fallback: shared at once, or the returned function stops it.
+func (d *donor) fallback(cl *claim, g *guest, p Presence, why string) func() {
+	if p.Fallback == GuestShare {
+		g.treat(GuestShare, p.Share, why)
+		return func() {}
+	}
+	return d.killGuest(cl, g, why)
 }
 
 // killGuest returns the function that stops cl's guest for the owner.

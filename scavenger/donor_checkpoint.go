@@ -127,11 +127,9 @@ func (d *donor) migrator() (Migrator, bool) {
 	return nil, false
 }
 
-// hasFailed reports whether the final checkpoint failed: the guest then
-// gets the fallback for as long as the owner is back.
-func (ck *guestCheckpoint) hasFailed() bool { return ck.hasFailedWhy() != "" }
-
-func (ck *guestCheckpoint) hasFailedWhy() string {
+// failure is why the final checkpoint failed, "" if it did not: the guest
+// then gets the fallback for as long as the owner is back.
+func (ck *guestCheckpoint) failure() string {
 	ck.mu.Lock()
 	defer ck.mu.Unlock()
 	return ck.failed
@@ -353,11 +351,6 @@ func treeBytes(dir string) (int64, error) {
 // staging folder, so nothing is copied twice on disk). The task dir counts
 // against max_input and max_output together: it holds both.
 func (t *donorTask) packCRIU(ck *guestCheckpoint, images string) (*packedImage, error) {
-	if n, err := treeBytes(ck.taskDir); err != nil {
-		return nil, err
-	} else if limit := t.d.maxInput + t.d.maxOutput; n > limit {
-		return nil, fmt.Errorf("the task dir holds %s, more than max_input and max_output together (%s)", humanBytes(uint64(n)), humanBytes(uint64(limit)))
-	}
 	stage, err := os.MkdirTemp(t.d.workDir, ".stage-")
 	if err != nil {
 		return nil, err
@@ -366,9 +359,13 @@ func (t *donorTask) packCRIU(ck *guestCheckpoint, images string) (*packedImage, 
 	if err := os.Rename(images, filepath.Join(stage, imageCRIUDir)); err != nil {
 		return nil, err
 	}
-	dirs, err := linkTree(ck.taskDir, filepath.Join(stage, imageWorkDir))
+	// Linking costs no copy, so the size is checked on the links.
+	dirs, n, err := linkTree(ck.taskDir, filepath.Join(stage, imageWorkDir))
 	if err != nil {
 		return nil, fmt.Errorf("task dir: %w", err)
+	}
+	if limit := t.d.maxInput + t.d.maxOutput; n > limit {
+		return nil, fmt.Errorf("the task dir holds %s, more than max_input and max_output together (%s)", humanBytes(uint64(n)), humanBytes(uint64(limit)))
 	}
 	return t.packImage(stage, checkpoint.Manifest{Backend: checkpoint.CRIU,
 		Meta: map[string]string{metaTaskDir: ck.taskDir, metaDirs: strings.Join(dirs, "\n")}})
@@ -411,8 +408,8 @@ func (c *countWriter) Write(p []byte) (int, error) {
 // files there; anything else (symlinks, sockets) is left out, as criu
 // does not need it and a guest could use it to point outside its dir. It
 // returns the folders (slash paths relative to src), which an image does
-// not keep when they are empty.
-func linkTree(src, dst string) (dirs []string, err error) {
+// not keep when they are empty, and the files' total size.
+func linkTree(src, dst string) (dirs []string, size int64, err error) {
 	err = filepath.WalkDir(src, func(p string, de os.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -429,11 +426,16 @@ func linkTree(src, dst string) (dirs []string, err error) {
 			}
 			return os.MkdirAll(to, 0o700)
 		case de.Type().IsRegular():
+			fi, err := de.Info()
+			if err != nil {
+				return err
+			}
+			size += fi.Size()
 			return os.Link(p, to)
 		}
 		return nil
 	})
-	return dirs, err
+	return dirs, size, err
 }
 
 // makeDirs recreates the folders listed in an image's metaDirs under dir.

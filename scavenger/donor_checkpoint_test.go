@@ -83,7 +83,7 @@ func TestResumeImage(t *testing.T) {
 		taskDir := filepath.Join(criuRoot, "j-0-c9")
 		os.MkdirAll(filepath.Join(taskDir, "out", "empty"), 0o700)
 		stage := t.TempDir()
-		dirs, err := linkTree(taskDir, filepath.Join(stage, imageWorkDir))
+		dirs, _, err := linkTree(taskDir, filepath.Join(stage, imageWorkDir))
 		if err != nil {
 			t.Fatal(err)
 		}
